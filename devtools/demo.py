@@ -1,0 +1,68 @@
+"""``make demo``: send sample bookings to the running pipeline and print the EventLog rows they produced."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+
+import grpc
+from sqlalchemy import select
+
+from devtools.sample import sample_request
+from shared.config import Settings
+from shared.db.engine import make_engine, make_session_factory
+from shared.db.models import EventLog
+from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+
+REQUESTS = [
+    (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_CLIENT),
+    (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_OWNER),
+    (pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.RECIPIENT_CLIENT),
+]
+
+
+def main() -> int:
+    settings = Settings()
+    booking_id = f"demo-{uuid.uuid4().hex[:8]}"
+    job_ids = []
+    with grpc.insecure_channel(f"127.0.0.1:{settings.grpc_port}") as channel:
+        stub = pb_grpc.AutomationServiceStub(channel)
+        for automation_type, recipient in REQUESTS:
+            response = stub.EnqueueAutomation(
+                sample_request(booking_id, automation_type, recipient), timeout=10
+            )
+            job_ids.append(response.job_id)
+            print(
+                f"enqueued {response.idempotency_key} -> job {response.job_id} "
+                f"({response.topic}[{response.partition}]@{response.offset})"
+            )
+        again = stub.EnqueueAutomation(sample_request(booking_id, *REQUESTS[0]), timeout=10)
+        print(f"enqueued the first one again -> duplicate={again.duplicate}, job {again.job_id}")
+
+    sessions = make_session_factory(make_engine(settings.sqlalchemy_url))
+    deadline = time.monotonic() + 30
+    rows: list[EventLog] = []
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            rows = list(
+                session.scalars(select(EventLog).where(EventLog.job_id.in_(job_ids)).order_by(EventLog.id))
+            )
+        if len(rows) >= len(job_ids):
+            break
+        time.sleep(0.2)
+    print(f"\nEventLog rows for booking {booking_id}:")
+    for row in rows:
+        print(
+            f"  #{row.id} {row.automation_type}/{row.recipient} {row.status} attempt={row.attempt} "
+            f"{row.duration_ms:.1f} ms\n     {(row.outputs or {}).get('body') or row.error}"
+        )
+    if len(rows) < len(job_ids):
+        print(f"only {len(rows)} of {len(job_ids)} rows appeared within 30 s", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

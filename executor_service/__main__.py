@@ -1,0 +1,3 @@
+from executor_service.main import main
+
+main()

@@ -1,0 +1,93 @@
+"""Channels deliver a rendered message. Each classifies its failures as retryable or permanent.
+
+- ``log``: appends the message as a JSON line to an outbox file (the embedded default).
+- ``webhook``: HTTP POST of JSON to a configured URL, with a timeout and an Idempotency-Key header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Protocol
+
+from executor_service.automations import Message
+from shared.errors import ChannelError
+from shared.pii import mask_email, mask_phone
+
+log = logging.getLogger(__name__)
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+        """Deliver ``message``; return what the channel answered (stored in the EventLog outputs)."""
+
+
+class LogChannel:
+    name = "log"
+
+    def __init__(self, outbox: Path) -> None:
+        self._outbox = outbox
+        self._lock = threading.Lock()
+
+    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+        line = json.dumps({"job_id": job_id, "idempotency_key": idempotency_key, **asdict(message)})
+        try:
+            with self._lock:
+                self._outbox.parent.mkdir(parents=True, exist_ok=True)
+                with self._outbox.open("a", encoding="utf-8") as f:
+                    f.write(line + "\n")
+        except OSError as exc:
+            raise ChannelError(f"outbox write failed: {exc.strerror}", retryable=True) from exc
+        log.info(
+            "message sent",
+            extra={
+                "channel": self.name,
+                "job_id": job_id,
+                "to_phone": mask_phone(message.to.phone),
+                "to_email": mask_email(message.to.email) if message.to.email else "",
+            },
+        )
+        return {"channel": self.name, "outbox": str(self._outbox)}
+
+
+class WebhookChannel:
+    name = "webhook"
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self._url = url
+        self._timeout_s = timeout_s
+
+    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+        body = json.dumps({"job_id": job_id, "idempotency_key": idempotency_key, **asdict(message)}).encode()
+        request = urllib.request.Request(
+            self._url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
+                status = response.status
+                response.read(4096)
+        except urllib.error.HTTPError as exc:
+            retryable = exc.code == 429 or exc.code >= 500
+            raise ChannelError(f"webhook answered HTTP {exc.code}", retryable=retryable) from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ChannelError(f"webhook unreachable: {reason}", retryable=True) from exc
+        return {"channel": self.name, "http_status": status}
+
+
+def make_channel(name: str, *, outbox: Path, webhook_url: str | None, webhook_timeout_s: float) -> Channel:
+    if name == "webhook":
+        if not webhook_url:
+            raise ValueError("the webhook channel needs AUTOMATION_WEBHOOK_URL")
+        return WebhookChannel(webhook_url, webhook_timeout_s)
+    return LogChannel(outbox)

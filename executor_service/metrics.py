@@ -1,0 +1,30 @@
+"""Prometheus metrics of the executor service (labels stay low-cardinality: never a booking id)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+JOBS = Counter(
+    "automation_jobs_total", "Job runs by automation type and EventLog status", ["automation_type", "status"]
+)
+JOB_DURATION = Histogram(
+    "automation_job_duration_seconds",
+    "Time to run one job (render and send), by automation type",
+    ["automation_type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DEDUP_SKIPS = Counter(
+    "automation_dedup_skips_total",
+    "Jobs skipped because their idempotency key already ran",
+    ["automation_type"],
+)
+POISON_MESSAGES = Counter("automation_poison_messages_total", "Messages whose payload could not be decoded")
+BATCH_SIZE = Histogram(
+    "automation_batch_size", "Messages per consumed batch", buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+)
+EVENTLOG_WRITE_DURATION = Histogram(
+    "automation_eventlog_write_duration_seconds",
+    "Time to commit one batch of EventLog rows",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+EVENTLOG_WRITE_ERRORS = Counter("automation_eventlog_write_errors_total", "Failed EventLog batch commits")

@@ -1,0 +1,64 @@
+"""Message templates with named variables only: ``"Hi {client_first_name}"``.
+
+A template is checked when it is built: every ``{name}`` must be a known variable, and
+attribute access, indexing, conversions and format specs are refused, so rendering can
+run no code and cannot fail at send time for a name the template got wrong.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+
+from shared.errors import TemplateError
+
+VARIABLES = frozenset(
+    {
+        "business_name",
+        "client_first_name",
+        "client_name",
+        "pet_names",
+        "service_name",
+        "start",
+        "end",
+        "sitter_name",
+        "amount_due",
+        "booking_id",
+    }
+)
+
+_FORMATTER = string.Formatter()
+
+
+class Template:
+    """A validated template; ``render(values)`` substitutes the variables and nothing else."""
+
+    def __init__(self, text: str, *, origin: str = "<template>") -> None:
+        self.text = text
+        self.origin = origin
+        self.names = self._check(text, origin)
+
+    @staticmethod
+    def _check(text: str, origin: str) -> frozenset[str]:
+        names = set()
+        try:
+            parsed = list(_FORMATTER.parse(text))
+        except ValueError as exc:
+            raise TemplateError(f"{origin}: {exc}") from exc
+        for _literal, field, spec, conversion in parsed:
+            if field is None:
+                continue
+            if spec or conversion:
+                raise TemplateError(f"{origin}: '{{{field}}}' may not use a format spec or conversion")
+            if field not in VARIABLES:
+                raise TemplateError(
+                    f"{origin}: unknown variable '{{{field}}}'; known: {', '.join(sorted(VARIABLES))}"
+                )
+            names.add(field)
+        return frozenset(names)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        missing = self.names - values.keys()
+        if missing:
+            raise TemplateError(f"{self.origin}: no value for {', '.join(sorted(missing))}")
+        return self.text.format_map({name: str(values[name]) for name in self.names})

@@ -1,0 +1,71 @@
+"""Settings for both services, read from the environment (prefix ``AUTOMATION_``).
+
+Settings are read once, at a process entry point, and passed down; nothing else reads the
+environment. Secrets (none yet beyond URLs that may carry passwords) are ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared import constants
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline; see README.md and .env.example for the list."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTOMATION_", extra="ignore")
+
+    # Backends
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    database_url: SecretStr | None = None  # default: SQLite file under var_dir
+    var_dir: Path = DEFAULT_VAR_DIR
+
+    # Topics
+    jobs_topic: str = constants.JOBS_TOPIC
+    jobs_topic_partitions: int = Field(default=6, ge=1)
+
+    # Trigger service
+    grpc_host: str = "0.0.0.0"
+    grpc_port: int = 50051
+    grpc_max_workers: int = Field(default=32, ge=1)
+    trigger_metrics_port: int = 8001
+    produce_timeout_s: float = Field(default=5.0, gt=0)  # longest a call waits for the broker's ack
+    produce_delivery_timeout_s: float = Field(default=30.0, gt=0)  # librdkafka delivery.timeout.ms
+    idempotency_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+    # Executor service
+    executor_metrics_port: int = 8002
+    consumer_group: str = "automation-executor"
+    session_timeout_ms: int = Field(default=10000, ge=1000)
+    batch_max_messages: int = Field(default=500, ge=1)
+    batch_wait_s: float = Field(default=0.05, gt=0)
+    executor_concurrency: int = Field(default=5, ge=1)
+    dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+
+    # Channels
+    default_channel: str = Field(default="log", pattern="^(log|webhook)$")
+    outbox_path: Path | None = None  # log channel; default var_dir/outbox.jsonl
+    webhook_url: str | None = None
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    business_name: str = "Happy Paws Pet Sitting"
+    owner_phone: str = ""  # where owner alerts go (E.164)
+    owner_email: str = ""
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.var_dir / 'automation.db'}"
+
+    @property
+    def outbox_file(self) -> Path:
+        return self.outbox_path or self.var_dir / "outbox.jsonl"

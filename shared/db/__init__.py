@@ -1,0 +1,1 @@
+"""EventLog persistence: SQLAlchemy models, engine factory and Alembic migrations."""

@@ -1,0 +1,48 @@
+"""SQLAlchemy 2 typed models. One EventLog row is written for every run of an automation job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EventStatus:
+    """Values of ``EventLog.status``."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED_DUPLICATE = "skipped_duplicate"
+
+
+class EventLog(Base):
+    """A run of one automation job: what went in, what came out, what went wrong."""
+
+    __tablename__ = "event_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(64), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), index=True)
+    automation_type: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(16))
+    booking_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    duration_ms: Mapped[float] = mapped_column()
+    # Where the job came from, for tracing a row back to its Kafka message.
+    kafka_topic: Mapped[str] = mapped_column(String(249))
+    kafka_partition: Mapped[int] = mapped_column(Integer)
+    kafka_offset: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_event_log_booking_started", "booking_id", "started_at"),)

@@ -1,0 +1,35 @@
+"""Error hierarchy of the pipeline."""
+
+from __future__ import annotations
+
+
+class AutomationError(Exception):
+    """Base class of every error the pipeline raises on purpose."""
+
+
+class PoisonMessage(AutomationError):
+    """A Kafka message whose payload cannot be decoded into a job."""
+
+
+class ProduceError(AutomationError):
+    """The broker did not acknowledge a write."""
+
+
+class IdempotencyStoreUnavailable(AutomationError):
+    """Redis could not be asked whether a key was already accepted."""
+
+
+class ChannelError(AutomationError):
+    """A channel could not deliver a message; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class TemplateError(AutomationError):
+    """A template names an unknown variable or uses syntax that is not allowed."""
+
+
+class NotImplementedAutomation(AutomationError):
+    """The executor has no implementation for this automation type and recipient."""

@@ -1,0 +1,136 @@
+"""Thin wrappers over confluent-kafka: clients are created lazily, never in a constructor.
+
+``JobProducer.produce()`` returns a future that resolves when the broker acknowledges the
+write (or the delivery fails); a background thread serves delivery callbacks with ``poll()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from shared.errors import ProduceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker stored a message."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+def producer_config(bootstrap_servers: str, *, delivery_timeout_ms: int, **extra: Any) -> dict[str, Any]:
+    """Durable producer settings: idempotent, acks from all in-sync replicas, bounded delivery time."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 2,
+        "delivery.timeout.ms": delivery_timeout_ms,
+        "compression.type": "lz4",
+        **extra,
+    }
+
+
+def consumer_config(bootstrap_servers: str, group_id: str, **extra: Any) -> dict[str, Any]:
+    """At-least-once consumer: offsets are stored by the application only after its work is durable."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": group_id,
+        "enable.auto.commit": True,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        **extra,
+    }
+
+
+class JobProducer:
+    """A shared producer whose ``produce()`` returns a Future[Delivery]."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = config
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    def _client(self) -> Producer:
+        if self._producer is None:
+            with self._lock:
+                if self._producer is None:
+                    self._producer = Producer(self._config, logger=log)
+                    self._poller = threading.Thread(
+                        target=self._poll_loop, name="kafka-producer-poll", daemon=True
+                    )
+                    self._poller.start()
+        return self._producer
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            assert self._producer is not None
+            self._producer.poll(0.1)
+
+    def produce(
+        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> Future[Delivery]:
+        future: Future[Delivery] = Future()
+
+        def on_delivery(err, msg) -> None:
+            if err is not None:
+                future.set_exception(ProduceError(f"delivery failed: {err.str()}"))
+            else:
+                future.set_result(Delivery(msg.topic(), msg.partition(), msg.offset()))
+
+        producer = self._client()
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, headers=list(headers), on_delivery=on_delivery)
+                return future
+            except BufferError:  # local queue full: let deliveries drain, then try again
+                producer.poll(0.05)
+            except KafkaException as exc:
+                future.set_exception(ProduceError(f"produce rejected: {exc}"))
+                return future
+
+    def flush(self, timeout_s: float) -> int:
+        """Wait for outstanding deliveries; return how many are still in flight."""
+        return 0 if self._producer is None else self._producer.flush(timeout_s)
+
+    def close(self, timeout_s: float) -> int:
+        remaining = self.flush(timeout_s)
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=1.0)
+        return remaining
+
+
+def make_consumer(config: dict[str, Any]) -> Consumer:
+    return Consumer(config, logger=log)
+
+
+def ensure_topics(bootstrap_servers: str, topics: dict[str, int], timeout_s: float = 15.0) -> None:
+    """Create the topics (name -> partitions) that do not exist yet; existing ones are left as they are."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    existing = admin.list_topics(timeout=timeout_s).topics
+    missing = [NewTopic(name, partitions) for name, partitions in topics.items() if name not in existing]
+    if not missing:
+        return
+    for name, fut in admin.create_topics(missing, operation_timeout=timeout_s).items():
+        try:
+            fut.result(timeout=timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != exc.args[0].TOPIC_ALREADY_EXISTS:
+                raise
+        log.info("created topic", extra={"topic": name})

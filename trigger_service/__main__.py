@@ -1,0 +1,3 @@
+from trigger_service.main import main
+
+main()

@@ -1,0 +1,91 @@
+"""The trigger's idempotency table in Redis: idempotency key -> the job accepted for it.
+
+A call first *claims* the key with a pending lease (``SET NX PX``). When the broker
+acknowledges the job the claim becomes an accepted record (kept ``idempotency_ttl_s``);
+when the write fails the claim is deleted, so a failed produce never burns the key.
+The lease outlives the producer's delivery timeout, so a claim left by a crashed
+trigger frees itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import redis
+
+from shared.constants import IDEMPOTENCY_KEY_PREFIX
+from shared.errors import IdempotencyStoreUnavailable
+from shared.kafka import Delivery
+
+# Compare-and-set on the claim we hold: KEYS[1]=key, ARGV[1]=our pending value,
+# ARGV[2]=new value ('' deletes), ARGV[3]=ttl ms.
+_RESOLVE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the table holds for a key."""
+
+    state: str  # "pending" | "accepted"
+    job_id: str
+    delivery: Delivery | None = None
+
+    def dumps(self) -> str:
+        d = self.delivery
+        payload = {"state": self.state, "job_id": self.job_id}
+        if d is not None:
+            payload.update(topic=d.topic, partition=d.partition, offset=d.offset)
+        return json.dumps(payload, separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, raw: bytes) -> Record:
+        p = json.loads(raw)
+        delivery = Delivery(p["topic"], p["partition"], p["offset"]) if "topic" in p else None
+        return cls(p["state"], p["job_id"], delivery)
+
+
+class IdempotencyStore:
+    def __init__(self, client: redis.Redis, *, lease_ms: int, accepted_ttl_s: int) -> None:
+        self._redis = client
+        self._lease_ms = lease_ms
+        self._accepted_ttl_ms = accepted_ttl_s * 1000
+        self._resolve = client.register_script(_RESOLVE)
+
+    @staticmethod
+    def _key(idempotency_key: str) -> str:
+        return IDEMPOTENCY_KEY_PREFIX + idempotency_key
+
+    def claim(self, idempotency_key: str, job_id: str) -> Record | None:
+        """Claim the key for ``job_id``; None when claimed, else the record already there."""
+        pending = Record("pending", job_id).dumps()
+        key = self._key(idempotency_key)
+        try:
+            while True:
+                if self._redis.set(key, pending, nx=True, px=self._lease_ms):
+                    return None
+                raw = self._redis.get(key)
+                if raw is not None:  # else the holder released it between SET and GET: claim again
+                    return Record.loads(raw)
+        except redis.RedisError as exc:
+            raise IdempotencyStoreUnavailable(str(exc)) from exc
+
+    def accept(self, idempotency_key: str, job_id: str, delivery: Delivery) -> bool:
+        """Turn our claim into an accepted record; False if the claim was no longer ours."""
+        accepted = Record("accepted", job_id, delivery).dumps()
+        return self._cas(idempotency_key, job_id, accepted, self._accepted_ttl_ms)
+
+    def release(self, idempotency_key: str, job_id: str) -> bool:
+        """Drop our claim so the key can be used again."""
+        return self._cas(idempotency_key, job_id, "", 0)
+
+    def _cas(self, idempotency_key: str, job_id: str, new_value: str, ttl_ms: int) -> bool:
+        pending = Record("pending", job_id).dumps()
+        try:
+            return bool(self._resolve(keys=[self._key(idempotency_key)], args=[pending, new_value, ttl_ms]))
+        except redis.RedisError as exc:
+            raise IdempotencyStoreUnavailable(str(exc)) from exc

@@ -1,0 +1,40 @@
+"""Server interceptors: cross-cutting concerns kept out of the servicer."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+
+from trigger_service import metrics
+
+
+class MetricsInterceptor(grpc.ServerInterceptor):
+    """Counts every unary call by method and final status code, and times it."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+        inner = handler.unary_unary
+
+        def observed(request, context):
+            started = time.perf_counter()
+            code = grpc.StatusCode.UNKNOWN
+            try:
+                response = inner(request, context)
+                code = context.code() or grpc.StatusCode.OK
+                return response
+            except Exception:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            finally:
+                metrics.GRPC_REQUESTS.labels(method, code.name).inc()
+                metrics.GRPC_DURATION.labels(method).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            observed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,32 @@
+"""Prometheus metrics of the trigger service (labels stay low-cardinality: never a booking id)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+GRPC_REQUESTS = Counter(
+    "automation_grpc_requests_total", "gRPC calls handled, by method and status code", ["method", "code"]
+)
+GRPC_DURATION = Histogram(
+    "automation_grpc_request_duration_seconds",
+    "gRPC call latency by method",
+    ["method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ENQUEUE_DURATION = Histogram(
+    "automation_enqueue_duration_seconds",
+    "EnqueueAutomation latency from call to broker acknowledgement, by result",
+    ["result"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ENQUEUED_JOBS = Counter(
+    "automation_enqueued_jobs_total",
+    "Jobs accepted by the trigger, by automation type and result (accepted|duplicate)",
+    ["automation_type", "result"],
+)
+PRODUCE_ERRORS = Counter(
+    "automation_produce_errors_total", "Writes to Kafka that were not acknowledged, by reason", ["reason"]
+)
+VALIDATION_FAILURES = Counter(
+    "automation_validation_failures_total", "Requests rejected as INVALID_ARGUMENT, by field", ["field"]
+)

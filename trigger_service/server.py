@@ -1,0 +1,79 @@
+"""Builds the gRPC server: AutomationService, standard health service and reflection."""
+
+from __future__ import annotations
+
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+import redis
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from shared.config import Settings
+from shared.kafka import JobProducer, producer_config
+from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+from trigger_service.idempotency import IdempotencyStore
+from trigger_service.interceptors import MetricsInterceptor
+from trigger_service.servicer import AutomationServicer, EnqueueConfig
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AutomationService"].full_name
+MAX_MESSAGE_BYTES = 1 * 1024 * 1024
+
+
+@dataclass
+class TriggerServer:
+    """A built (not yet started) trigger: the gRPC server and what must be closed with it."""
+
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    producer: JobProducer
+
+    def start(self) -> None:
+        self.server.start()
+        self.health.set("", health_pb2.HealthCheckResponse.SERVING)
+        self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, grace_s: float) -> None:
+        """Stop accepting calls, let calls in flight finish, then flush the producer."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace_s).wait()
+        self.producer.close(timeout_s=max(grace_s, 1.0))
+
+
+def create_server(settings: Settings, address: str | None = None) -> TriggerServer:
+    """Build the server bound to ``address`` (default grpc_host:grpc_port; port 0 picks a free one)."""
+    delivery_timeout_ms = int(settings.produce_delivery_timeout_s * 1000)
+    producer = JobProducer(
+        producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=delivery_timeout_ms)
+    )
+    redis_client = redis.Redis.from_url(
+        settings.redis_url.get_secret_value(), socket_timeout=1.0, socket_connect_timeout=1.0
+    )
+    idempotency = IdempotencyStore(
+        redis_client, lease_ms=delivery_timeout_ms + 5000, accepted_ttl_s=settings.idempotency_ttl_s
+    )
+    servicer = AutomationServicer(
+        EnqueueConfig(jobs_topic=settings.jobs_topic, produce_timeout_s=settings.produce_timeout_s),
+        producer,
+        idempotency,
+    )
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
+        interceptors=[MetricsInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    pb_grpc.add_AutomationServiceServicer_to_server(servicer, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(address or f"{settings.grpc_host}:{settings.grpc_port}")
+    return TriggerServer(server, port, health_servicer, producer)

@@ -1,0 +1,253 @@
+"""Validation of ``EnqueueAutomationRequest`` before anything is written to Kafka.
+
+Pure functions, no I/O: :func:`validate_enqueue_request` collects *every* violation (it never
+raises), and :func:`bad_request_status` turns them into an ``INVALID_ARGUMENT`` status carrying a
+``google.rpc.BadRequest`` detail, ready for ``context.abort_with_status(...)``.
+
+Descriptions say what is wrong and what is expected but never echo submitted values, since phone
+numbers and e-mail addresses are personal data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import NamedTuple
+
+import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from shared.constants import MAX_ID_LEN, MAX_IDEMPOTENCY_KEY_LEN
+from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES, SERVED_RECIPIENTS, needs_sitter
+from shared.proto.automation.v1 import automation_pb2 as pb
+
+MAX_NAME_LEN = 100
+MAX_PET_FIELD_LEN = 50
+MAX_PETS = 20
+MAX_ADDRESS_LEN = 500
+MAX_NOTES_LEN = 2000
+MAX_EMAIL_LEN = 254
+MAX_PHONE_LEN = 16  # "+" and at most 15 digits
+
+_IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]+")
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_MIN_SECONDS = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
+_END_SECONDS = int(datetime(2101, 1, 1, tzinfo=UTC).timestamp())  # exclusive
+
+
+class _Format(NamedTuple):
+    pattern: re.Pattern[str]
+    expected: str
+    max_len: int
+
+
+_ID = _Format(
+    re.compile(r"[A-Za-z0-9_-]+"), f"1-{MAX_ID_LEN} characters from A-Z, a-z, 0-9, '_' and '-'", MAX_ID_LEN
+)
+# ASCII digits only: \d would accept any Unicode digit.
+_PHONE = _Format(
+    re.compile(r"\+[1-9][0-9]{6,14}"), "an E.164 phone number such as +14155550123", MAX_PHONE_LEN
+)
+_EMAIL = _Format(
+    re.compile(r"[^@\s]{1,64}@(?:[^@\s.]+\.)+[^@\s.]+"),
+    "an e-mail address such as name@example.com",
+    MAX_EMAIL_LEN,
+)
+_CURRENCY = _Format(re.compile(r"[A-Z]{3}"), "an ISO 4217 code of 3 uppercase letters such as USD", 3)
+
+
+@dataclass(frozen=True)
+class Violation:
+    field: str  # dotted proto path, e.g. "booking.pets[2].name"
+    description: str
+
+
+def default_idempotency_key(req: pb.EnqueueAutomationRequest) -> str:
+    """``<type>:<recipient>:<booking id>:<booking version>``, e.g. ``bookingConfirmation:client:b1:3``."""
+    type_name = AUTOMATION_TYPE_NAMES.get(req.automation_type, str(req.automation_type))
+    recipient_name = RECIPIENT_NAMES.get(req.recipient, str(req.recipient))
+    return f"{type_name}:{recipient_name}:{req.booking.id}:{req.booking.version}"
+
+
+def validate_enqueue_request(
+    req: pb.EnqueueAutomationRequest, *, now: datetime | None = None
+) -> list[Violation]:
+    """Every rule violated by ``req``; an empty list means valid. ``now`` is reserved for future rules."""
+    out: list[Violation] = []
+    type_ok = _check_enum(out, "automation_type", req.automation_type, pb.AutomationType)
+    recipient_ok = _check_enum(out, "recipient", req.recipient, pb.Recipient)
+    if type_ok and recipient_ok and req.recipient not in SERVED_RECIPIENTS[req.automation_type]:
+        served = ", ".join(sorted(RECIPIENT_NAMES[r] for r in SERVED_RECIPIENTS[req.automation_type]))
+        out.append(
+            Violation("recipient", f"{AUTOMATION_TYPE_NAMES[req.automation_type]} is sent to: {served}")
+        )
+    if req.HasField("idempotency_key"):
+        key = req.idempotency_key
+        if len(key) > MAX_IDEMPOTENCY_KEY_LEN or not _IDEMPOTENCY_KEY_RE.fullmatch(key):
+            out.append(
+                Violation(
+                    "idempotency_key",
+                    f"must be 1-{MAX_IDEMPOTENCY_KEY_LEN} printable ASCII characters without spaces",
+                )
+            )
+    if not req.HasField("booking"):
+        out.append(Violation("booking", "is required"))
+        return out
+    _check_booking(out, req.booking, req.automation_type, req.recipient)
+    return out
+
+
+def bad_request_status(violations: Sequence[Violation]) -> grpc.Status:
+    """An INVALID_ARGUMENT ``grpc.Status`` with a packed ``google.rpc.BadRequest`` listing ``violations``."""
+    detail = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in violations
+        ]
+    )
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=_summary(violations))
+    status.details.add().Pack(detail)
+    return rpc_status.to_status(status)
+
+
+def _summary(violations: Sequence[Violation], shown: int = 10) -> str:
+    fields = list(dict.fromkeys(v.field for v in violations))
+    if not fields:
+        return "invalid request"
+    listed = ", ".join(fields[:shown]) + (", ..." if len(fields) > shown else "")
+    return f"{len(fields)} invalid field{'s' if len(fields) != 1 else ''}: {listed}"
+
+
+def _check_booking(out: list[Violation], b: pb.Booking, automation_type: int, recipient: int) -> None:
+    _check_format(out, "booking.id", b.id, _ID, required=True)
+    if b.version < 0:
+        out.append(Violation("booking.version", "must be >= 0"))
+    _check_enum(out, "booking.status", b.status, pb.BookingStatus)
+    _check_client(out, b)
+    _check_sitter(out, b, automation_type, recipient)
+    _check_text(out, "booking.service_name", b.service_name, max_len=MAX_NAME_LEN, required=True)
+    _check_schedule(out, b)
+    _check_pets(out, b)
+    _check_text(out, "booking.address", b.address, max_len=MAX_ADDRESS_LEN)
+    _check_text(out, "booking.notes", b.notes, max_len=MAX_NOTES_LEN)
+    _check_price(out, b, automation_type)
+
+
+def _check_client(out: list[Violation], b: pb.Booking) -> None:
+    if not b.HasField("client"):
+        out.append(Violation("booking.client", "is required"))
+        return
+    c = b.client
+    _check_text(out, "booking.client.first_name", c.first_name, max_len=MAX_NAME_LEN, required=True)
+    _check_text(out, "booking.client.last_name", c.last_name, max_len=MAX_NAME_LEN)
+    _check_format(out, "booking.client.phone", c.phone, _PHONE, required=True)
+    _check_format(out, "booking.client.email", c.email, _EMAIL)
+
+
+def _check_sitter(out: list[Violation], b: pb.Booking, automation_type: int, recipient: int) -> None:
+    if not b.HasField("sitter"):
+        if needs_sitter(automation_type, recipient):
+            out.append(Violation("booking.sitter", "is required for this automation type and recipient"))
+        return
+    s = b.sitter
+    _check_format(out, "booking.sitter.id", s.id, _ID, required=True)
+    _check_text(out, "booking.sitter.name", s.name, max_len=MAX_NAME_LEN, required=True)
+    _check_format(out, "booking.sitter.phone", s.phone, _PHONE, required=recipient == pb.RECIPIENT_SITTER)
+
+
+def _check_schedule(out: list[Violation], b: pb.Booking) -> None:
+    start_ok = _check_timestamp(out, "booking.start_at", b, "start_at")
+    end_ok = _check_timestamp(out, "booking.end_at", b, "end_at")
+    if start_ok and end_ok and (b.end_at.seconds, b.end_at.nanos) <= (b.start_at.seconds, b.start_at.nanos):
+        out.append(Violation("booking.end_at", "must be after booking.start_at"))
+    if _check_text(out, "booking.timezone", b.timezone, max_len=MAX_NAME_LEN, required=True) and (
+        b.timezone not in _known_timezones()
+    ):
+        out.append(Violation("booking.timezone", "must be an IANA time zone name such as America/New_York"))
+
+
+def _check_timestamp(out: list[Violation], field: str, b: pb.Booking, name: str) -> bool:
+    if not b.HasField(name):
+        out.append(Violation(field, "is required"))
+        return False
+    ts = getattr(b, name)
+    if not _MIN_SECONDS <= ts.seconds < _END_SECONDS:  # raw seconds: converting ±2**62 would overflow
+        out.append(Violation(field, "must be between the years 2000 and 2100"))
+        return False
+    if not 0 <= ts.nanos <= 999_999_999:
+        out.append(Violation(field, "nanos must be within 0..999999999"))
+        return False
+    return True
+
+
+def _check_pets(out: list[Violation], b: pb.Booking) -> None:
+    if len(b.pets) > MAX_PETS:
+        out.append(Violation("booking.pets", f"must list at most {MAX_PETS} pets, got {len(b.pets)}"))
+    for i, pet in enumerate(b.pets):
+        _check_text(out, f"booking.pets[{i}].name", pet.name, max_len=MAX_PET_FIELD_LEN, required=True)
+        _check_text(out, f"booking.pets[{i}].species", pet.species, max_len=MAX_PET_FIELD_LEN)
+
+
+def _check_price(out: list[Violation], b: pb.Booking, automation_type: int) -> None:
+    if not b.HasField("total_price"):
+        if automation_type == pb.AUTOMATION_TYPE_PAYMENT_REMINDER:
+            out.append(Violation("booking.total_price", "is required for paymentReminder"))
+        return
+    _check_format(
+        out, "booking.total_price.currency_code", b.total_price.currency_code, _CURRENCY, required=True
+    )
+    if b.total_price.amount_minor < 0:
+        out.append(Violation("booking.total_price.amount_minor", "must be >= 0"))
+
+
+def _check_enum(out: list[Violation], field: str, value: int, enum_type) -> bool:
+    allowed = ", ".join(name for name, number in enum_type.items() if number != 0)
+    if value == 0:
+        out.append(Violation(field, f"is required; expected one of {allowed}"))
+    elif value not in enum_type.values():
+        out.append(Violation(field, f"unknown value {value}; expected one of {allowed}"))
+    else:
+        return True
+    return False
+
+
+def _check_text(
+    out: list[Violation], field: str, value: str, *, max_len: int, required: bool = False
+) -> bool:
+    """Presence, length and character checks; True when ``value`` is non-empty and passed them."""
+    if not value:
+        if required:
+            out.append(Violation(field, "is required"))
+        return False
+    if len(value) > max_len:
+        out.append(Violation(field, f"must be at most {max_len} characters, got {len(value)}"))
+        return False
+    bad = next((ch for ch in value if ch in _BIDI_CONTROLS or unicodedata.category(ch) == "Cc"), None)
+    if bad is not None:
+        out.append(
+            Violation(field, f"must not contain control or bidi override characters (found U+{ord(bad):04X})")
+        )
+        return False
+    return True
+
+
+def _check_format(
+    out: list[Violation], field: str, value: str, fmt: _Format, *, required: bool = False
+) -> None:
+    """Text checks, then the field's pattern; the value itself is never echoed."""
+    if not _check_text(out, field, value, max_len=fmt.max_len, required=required):
+        return
+    if not fmt.pattern.fullmatch(value):
+        out.append(Violation(field, f"must be {fmt.expected}"))
+
+
+@lru_cache(maxsize=1)
+def _known_timezones() -> frozenset[str]:
+    # Membership in this set (not ZoneInfo(name)) also rules out path-like keys such as "../etc".
+    return frozenset(zoneinfo.available_timezones())
