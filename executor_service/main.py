@@ -15,14 +15,14 @@ log = logging.getLogger("executor_service")
 
 
 def main() -> None:
-    configure_logging()
     settings = Settings()
+    configure_logging(settings.log_level)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     loop = build_loop(settings)
     metrics_server = MetricsServer(
-        settings.grpc_host, settings.executor_metrics_port, ready=lambda: not stop.is_set()
+        settings.listen_host, settings.executor_metrics_port, ready=lambda: not stop.is_set()
     )
     metrics_port = metrics_server.start()
     log.info("executor service consuming", extra={"topic": settings.jobs_topic, "metrics_port": metrics_port})

@@ -27,13 +27,14 @@ class Settings(BaseSettings):
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     database_url: SecretStr | None = None  # default: SQLite file under var_dir
     var_dir: Path = DEFAULT_VAR_DIR
+    log_level: str = Field(default="INFO", pattern="^(?i)(debug|info|warning|error)$")
 
     # Topics
     jobs_topic: str = constants.JOBS_TOPIC
     jobs_topic_partitions: int = Field(default=6, ge=1)
 
     # Trigger service
-    grpc_host: str = "0.0.0.0"
+    listen_host: str = "0.0.0.0"
     grpc_port: int = 50051
     grpc_max_workers: int = Field(default=32, ge=1)
     trigger_metrics_port: int = 8001

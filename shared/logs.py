@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 
@@ -25,10 +24,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str | None = None) -> None:
-    """Route the root logger to stderr as JSON lines (level from AUTOMATION_LOG_LEVEL, default INFO)."""
+def configure_logging(level: str = "INFO") -> None:
+    """Route the root logger to stderr as JSON lines."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel((level or os.environ.get("AUTOMATION_LOG_LEVEL", "INFO")).upper())
+    root.setLevel(level.upper())

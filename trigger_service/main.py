@@ -15,10 +15,10 @@ log = logging.getLogger("trigger_service")
 
 
 def main() -> None:
-    configure_logging()
     settings = Settings()
+    configure_logging(settings.log_level)
     trigger = create_server(settings)
-    metrics_server = MetricsServer(settings.grpc_host, settings.trigger_metrics_port)
+    metrics_server = MetricsServer(settings.listen_host, settings.trigger_metrics_port)
     metrics_port = metrics_server.start()
     trigger.start()
     log.info("trigger service listening", extra={"grpc_port": trigger.port, "metrics_port": metrics_port})

@@ -44,7 +44,7 @@ class TriggerServer:
 
 
 def create_server(settings: Settings, address: str | None = None) -> TriggerServer:
-    """Build the server bound to ``address`` (default grpc_host:grpc_port; port 0 picks a free one)."""
+    """Build the server bound to ``address`` (default listen_host:grpc_port; port 0 picks a free one)."""
     delivery_timeout_ms = int(settings.produce_delivery_timeout_s * 1000)
     producer = JobProducer(
         producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=delivery_timeout_ms)
@@ -75,5 +75,5 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
-    port = server.add_insecure_port(address or f"{settings.grpc_host}:{settings.grpc_port}")
+    port = server.add_insecure_port(address or f"{settings.listen_host}:{settings.grpc_port}")
     return TriggerServer(server, port, health_servicer, producer)

@@ -33,8 +33,8 @@ def main() -> None:
     from shared.config import Settings
     from shared.logs import configure_logging
 
-    configure_logging()
     settings = Settings()
+    configure_logging(settings.log_level)
     upgrade(settings.sqlalchemy_url)
     logging.getLogger(__name__).info("database migrated to head")
 
