@@ -49,7 +49,9 @@ def _generate(out_dir: Path) -> None:
 
 def _same_tree(a: Path, b: Path) -> list[str]:
     def files(root: Path) -> set[str]:
-        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+        return {
+            str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        }
 
     fa, fb = files(a), files(b)
     diffs = sorted(fa ^ fb)
