@@ -19,6 +19,7 @@ from shared.config import Settings
 from shared.db.migrate import upgrade
 from shared.embedded import EmbeddedProcess, free_port, redis_answers, start_tansu, start_valkey
 from shared.kafka import ensure_topics
+from shared.topics import all_topics
 
 DEFAULT_KAFKA_PORT = 9092
 
@@ -54,7 +55,8 @@ def main() -> int:
     children: list[subprocess.Popen] = []
     try:
         upgrade(settings.sqlalchemy_url)
-        ensure_topics(settings.kafka_bootstrap_servers, {settings.jobs_topic: settings.jobs_topic_partitions})
+        topics = all_topics(settings.jobs_topic, settings.retry_tiers_s)
+        ensure_topics(settings.kafka_bootstrap_servers, dict.fromkeys(topics, settings.jobs_topic_partitions))
         child_env = {**os.environ, **env}
         for module in ("trigger_service", "executor_service"):
             children.append(subprocess.Popen([sys.executable, "-m", module], env=child_env))

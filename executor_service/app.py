@@ -1,8 +1,6 @@
-"""Wires the executor from settings: consumer, dedup table, EventLog writer, channel, runner."""
+"""Wires the executor from settings: consumer, producer, dedup table, EventLog writer, channel, runner."""
 
 from __future__ import annotations
-
-import redis
 
 from executor_service.automations import Contact
 from executor_service.batch import BatchProcessor
@@ -10,10 +8,15 @@ from executor_service.channels import make_channel
 from executor_service.consumer_loop import ConsumeLoop
 from executor_service.dedup import DedupTable
 from executor_service.eventlog import EventLogWriter
+from executor_service.republish import Republisher
 from executor_service.runner import JobRunner
 from shared.config import Settings
 from shared.db.engine import make_engine, make_session_factory
-from shared.kafka import consumer_config, make_consumer
+from shared.kafka import JobProducer, consumer_config, make_consumer, producer_config
+from shared.redis_client import make_redis
+from shared.topics import retry_topic
+
+_PUBLISH_DELIVERY_TIMEOUT_MS = 10_000
 
 
 def build_loop(settings: Settings) -> ConsumeLoop:
@@ -30,13 +33,21 @@ def build_loop(settings: Settings) -> ConsumeLoop:
         owner=Contact(phone=settings.owner_phone, email=settings.owner_email),
     )
     dedup = DedupTable(
-        redis.Redis.from_url(
-            settings.redis_url.get_secret_value(), socket_timeout=2.0, socket_connect_timeout=2.0
-        ),
-        ttl_s=settings.dedup_ttl_s,
+        make_redis(settings.redis_url.get_secret_value(), timeout_s=2.0), ttl_s=settings.dedup_ttl_s
     )
     eventlog = EventLogWriter(make_session_factory(make_engine(settings.sqlalchemy_url)))
-    processor = BatchProcessor(runner, dedup, eventlog, concurrency=settings.executor_concurrency)
+    producer = JobProducer(
+        producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=_PUBLISH_DELIVERY_TIMEOUT_MS)
+    )
+    republisher = Republisher(producer, jobs_topic=settings.jobs_topic, tiers_s=settings.retry_tiers_s)
+    processor = BatchProcessor(
+        runner,
+        dedup,
+        eventlog,
+        republisher,
+        policy_for=settings.policy_for,
+        concurrency=settings.executor_concurrency,
+    )
     consumer = make_consumer(
         consumer_config(
             settings.kafka_bootstrap_servers,
@@ -44,10 +55,13 @@ def build_loop(settings: Settings) -> ConsumeLoop:
             **{"session.timeout.ms": settings.session_timeout_ms},
         )
     )
+    retry_topics = [retry_topic(settings.jobs_topic, t) for t in settings.retry_tiers_s]
     return ConsumeLoop(
         consumer,
         processor,
-        topic=settings.jobs_topic,
+        topics=[settings.jobs_topic, *retry_topics],
+        retry_topics=retry_topics,
         batch_max=settings.batch_max_messages,
         batch_wait_s=settings.batch_wait_s,
+        on_close=lambda: producer.close(timeout_s=5.0),
     )

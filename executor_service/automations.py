@@ -64,7 +64,8 @@ TEMPLATES: dict[tuple[int, int], _Spec] = {
     ),
 }
 
-_ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK"})
+_ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG"})
+_THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$"}
 
 
@@ -76,7 +77,8 @@ def join_names(names: list[str]) -> str:
 
 
 def format_money(money: pb.Money) -> str:
-    decimals = 0 if money.currency_code in _ZERO_DECIMAL_CURRENCIES else 2
+    code = money.currency_code
+    decimals = 0 if code in _ZERO_DECIMAL_CURRENCIES else 3 if code in _THREE_DECIMAL_CURRENCIES else 2
     amount = f"{money.amount_minor / 10**decimals:,.{decimals}f}"
     symbol = _SYMBOLS.get(money.currency_code)
     return f"{symbol}{amount}" if symbol else f"{amount} {money.currency_code}".strip()

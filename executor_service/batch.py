@@ -1,15 +1,21 @@
-"""Processes one consumed batch: decode, dedup, run jobs (concurrent across bookings, in order
-within a booking), commit the batch's EventLog rows in one transaction, then mark keys done.
+"""Processes one consumed batch and makes its outcome durable.
 
-The caller stores the batch's offsets only after ``process()`` returns, i.e. after the rows
-are committed: a crash before that redelivers the batch, and the dedup table skips what ran.
+1. decode (undecodable → dead-letter topic);  2. dedup lookup (one MGET);
+3. run jobs: concurrent across bookings, in offset order within a booking;
+4. publish failures onward (retry tier or dead-letter topic) and wait for the broker's acks;
+5. commit the EventLog rows of every finished job in one transaction;  6. mark succeeded keys done.
+
+``process()`` returns the messages whose outcome is *not* durable (their onward publish failed);
+the caller must not commit offsets past the lowest of them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Message
@@ -17,74 +23,155 @@ from confluent_kafka import Message
 from executor_service import metrics
 from executor_service.dedup import DedupTable
 from executor_service.eventlog import EventLogWriter
-from executor_service.runner import JobRunner, Source
+from executor_service.failures import classify
+from executor_service.republish import Republisher
+from executor_service.runner import JobRun, JobRunner, event_row
 from shared.codec import decode_job
 from shared.db.models import EventStatus
 from shared.errors import PoisonMessage
 from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.retry import RetryPolicy, compute_backoff, should_retry
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[pb.AutomationJob, Source]
+_PUBLISH_TIMEOUT_S = 15.0
+
+
+@dataclass
+class _Pending:
+    """A publish that must be acknowledged before ``msg``'s offset may be committed."""
+
+    msg: Message
+    future: Future
+    row: dict[str, Any] | None
 
 
 class BatchProcessor:
     def __init__(
-        self, runner: JobRunner, dedup: DedupTable, eventlog: EventLogWriter, *, concurrency: int
+        self,
+        runner: JobRunner,
+        dedup: DedupTable,
+        eventlog: EventLogWriter,
+        republisher: Republisher,
+        *,
+        policy_for: Callable[[str], RetryPolicy],
+        concurrency: int,
     ) -> None:
         self._runner = runner
         self._dedup = dedup
         self._eventlog = eventlog
+        self._republisher = republisher
+        self._policy_for = policy_for
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
 
-    def process(self, messages: list[Message]) -> None:
+    def process(self, messages: list[Message]) -> list[Message]:
         metrics.BATCH_SIZE.observe(len(messages))
-        groups = self._group_by_booking(messages)
-        if not groups:
-            return
+        groups, pending = self._decode(messages)
         done = self._dedup.done_keys(job.idempotency_key for items in groups.values() for job, _ in items)
-        results = self._pool.map(lambda items: self._run_group(items, done), groups.values())
-        rows = [row for group_rows in results for row in group_rows]
+        runs = [
+            run
+            for group in self._pool.map(lambda g: self._run_group(g, done), groups.values())
+            for run in group
+        ]
+
+        rows: list[dict[str, Any]] = []
+        for run in runs:
+            status, publish = self._disposition(run)
+            row = event_row(run, status)
+            if publish is None:
+                rows.append(row)
+            else:
+                pending.append(_Pending(run.msg, publish, row))
+
+        unfinished = self._await_publishes(pending, rows)
         self._eventlog.write(rows)
         self._dedup.mark_done(
-            {row["idempotency_key"]: row["job_id"] for row in rows if row["status"] == EventStatus.SUCCEEDED}
+            {r["idempotency_key"]: r["job_id"] for r in rows if r["status"] == EventStatus.SUCCEEDED}
         )
+        for row in rows:
+            metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
+        return unfinished
 
-    def _run_group(self, items: list[_Item], done: set[str]) -> list[dict[str, Any]]:
-        """Run one booking's jobs in order; a key that succeeds here is done for the rest of the group."""
-        rows = []
-        seen = set(done)
-        for job, source in items:
-            if job.idempotency_key in seen:
-                rows.append(self._runner.skipped(job, source))
-                continue
-            row = self._runner.run(job, source)
-            if row["status"] == EventStatus.SUCCEEDED:
-                seen.add(job.idempotency_key)
-            rows.append(row)
-        return rows
-
-    @staticmethod
-    def _group_by_booking(messages: list[Message]) -> dict[bytes, list[_Item]]:
-        groups: dict[bytes, list[_Item]] = defaultdict(list)
+    def _decode(
+        self, messages: list[Message]
+    ) -> tuple[dict[bytes, list[tuple[pb.AutomationJob, Message]]], list]:
+        groups: dict[bytes, list[tuple[pb.AutomationJob, Message]]] = defaultdict(list)
+        pending: list[_Pending] = []
         for msg in messages:
             try:
                 job = decode_job(msg.value())
             except PoisonMessage as exc:
-                # Issue #3 routes these to the dead-letter topic; for now they are counted and logged.
+                failure = classify(exc)
                 metrics.POISON_MESSAGES.inc()
+                metrics.DEAD_LETTERS.labels("unknown", failure.error_class).inc()
                 log.error(
-                    "undecodable message skipped",
-                    extra={
-                        "topic": msg.topic(),
-                        "partition": msg.partition(),
-                        "offset": msg.offset(),
-                        "error": str(exc),
-                    },
+                    "undecodable message dead-lettered",
+                    extra={"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()},
                 )
+                pending.append(_Pending(msg, self._republisher.dead_letter(msg, failure, attempts=1), None))
                 continue
-            groups[msg.key() or b""].append((job, Source(msg.topic(), msg.partition(), msg.offset())))
-        return groups
+            groups[msg.key() or b""].append((job, msg))
+        return groups, pending
+
+    def _run_group(self, items: list[tuple[pb.AutomationJob, Message]], done: set[str]) -> list[JobRun]:
+        """Run one booking's jobs in order; a key that succeeds here is done for the rest of the group."""
+        runs = []
+        seen = set(done)
+        for job, msg in items:
+            if job.idempotency_key in seen:
+                runs.append(self._runner.skipped(job, msg))
+                continue
+            run = self._runner.run(job, msg)
+            if run.failure is None:
+                seen.add(job.idempotency_key)
+            runs.append(run)
+        return runs
+
+    def _disposition(self, run: JobRun) -> tuple[str, Future | None]:
+        """The run's EventLog status, and the publish (if any) that makes it durable."""
+        if run.skipped:
+            metrics.DEDUP_SKIPS.labels(run.automation_type).inc()
+            return EventStatus.SKIPPED_DUPLICATE, None
+        failure = run.failure
+        if failure is None:
+            return EventStatus.SUCCEEDED, None
+        policy = self._policy_for(run.automation_type)
+        if failure.retryable and should_retry(run.job.attempt, policy):
+            delay_s = compute_backoff(run.job.attempt, policy)
+            metrics.RETRIES.labels(run.automation_type, str(run.job.attempt)).inc()
+            log.warning(
+                "job failed; retry scheduled",
+                extra={
+                    "job_id": run.job.job_id,
+                    "attempt": run.job.attempt,
+                    "error_class": failure.error_class,
+                    "retry_in_s": round(delay_s, 3),
+                },
+            )
+            return EventStatus.RETRY_SCHEDULED, self._republisher.retry(run.job, run.msg, failure, delay_s)
+        metrics.DEAD_LETTERS.labels(run.automation_type, failure.error_class).inc()
+        log.error(
+            "job dead-lettered",
+            extra={"job_id": run.job.job_id, "attempt": run.job.attempt, "error_class": failure.error_class},
+        )
+        return EventStatus.DEAD_LETTERED, self._republisher.dead_letter(run.msg, failure, run.job.attempt)
+
+    @staticmethod
+    def _await_publishes(pending: list[_Pending], rows: list[dict[str, Any]]) -> list[Message]:
+        """Wait for the onward publishes; acked ones add their row, failed ones are unfinished."""
+        wait([p.future for p in pending], timeout=_PUBLISH_TIMEOUT_S)
+        unfinished = []
+        for p in pending:
+            if p.future.done() and p.future.exception() is None:
+                if p.row is not None:
+                    rows.append(p.row)
+            else:
+                log.error(
+                    "onward publish failed; the message will be consumed again",
+                    extra={"topic": p.msg.topic(), "partition": p.msg.partition(), "offset": p.msg.offset()},
+                )
+                unfinished.append(p.msg)
+        return unfinished
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

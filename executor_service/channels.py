@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -44,7 +45,9 @@ class LogChannel:
                 with self._outbox.open("a", encoding="utf-8") as f:
                     f.write(line + "\n")
         except OSError as exc:
-            raise ChannelError(f"outbox write failed: {exc.strerror}", retryable=True) from exc
+            raise ChannelError(
+                f"outbox write failed: {exc.strerror}", retryable=True, error_class="io"
+            ) from exc
         log.info(
             "message sent",
             extra={
@@ -77,11 +80,22 @@ class WebhookChannel:
                 status = response.status
                 response.read(4096)
         except urllib.error.HTTPError as exc:
-            retryable = exc.code == 429 or exc.code >= 500
-            raise ChannelError(f"webhook answered HTTP {exc.code}", retryable=retryable) from exc
+            error_class = "http_429" if exc.code == 429 else "http_5xx" if exc.code >= 500 else "http_4xx"
+            raise ChannelError(
+                f"webhook answered HTTP {exc.code}",
+                retryable=error_class != "http_4xx",
+                error_class=error_class,
+            ) from exc
+        except http.client.HTTPException as exc:  # an answer that is not HTTP
+            raise ChannelError(
+                f"webhook answered garbage: {type(exc).__name__}", retryable=True, error_class="protocol"
+            ) from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ChannelError(f"webhook unreachable: {reason}", retryable=True) from exc
+            error_class = "timeout" if isinstance(reason, TimeoutError) else "connection"
+            raise ChannelError(
+                f"webhook unreachable: {reason}", retryable=True, error_class=error_class
+            ) from exc
         return {"channel": self.name, "http_status": status}
 
 

@@ -1,23 +1,33 @@
-"""The executor's consume loop: take what is available (up to N), process it, store offsets.
+"""The executor's consume loop over the jobs topic and the retry tier topics.
 
-At-least-once: offsets are stored only after ``BatchProcessor.process`` returned, i.e. after the
-batch's EventLog rows committed; librdkafka's auto-commit then commits what was stored, and the
-loop commits synchronously on revoke and on shutdown.
+Each turn takes what is available (up to N messages), holds back retry messages that are not
+due yet (their partition is paused and rewound to them, and resumed when due: no sleeping, so
+``max.poll.interval.ms`` is never at risk), processes the rest, and stores offsets: past every
+message whose outcome is durable, never past the lowest one that is not (that partition is
+rewound to it). librdkafka's auto-commit commits what was stored; the loop commits synchronously
+on revoke and on shutdown.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from executor_service import metrics
 from executor_service.batch import BatchProcessor
+from executor_service.republish import due_at_ms
 
 log = logging.getLogger(__name__)
 
-_DB_RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+_UNFINISHED_BACKOFF_S = 1.0
+_BATCH_RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+
+_TP = tuple[str, int]
 
 
 class ConsumeLoop:
@@ -26,53 +36,108 @@ class ConsumeLoop:
         consumer: Consumer,
         processor: BatchProcessor,
         *,
-        topic: str,
+        topics: Sequence[str],
+        retry_topics: Sequence[str],
         batch_max: int,
         batch_wait_s: float,
+        on_close: Callable[[], object] = lambda: None,
     ) -> None:
         self._consumer = consumer
         self._processor = processor
-        self._topic = topic
+        self._topics = list(topics)
+        self._retry_topics = frozenset(retry_topics)
         self._batch_max = batch_max
         self._batch_wait_s = batch_wait_s
+        self._on_close = on_close
+        self._resume_at: list[tuple[float, _TP]] = []  # heap of (monotonic time, partition)
+        self._paused: set[_TP] = set()
         self.assigned = threading.Event()
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished, committed, and the group left."""
-        self._consumer.subscribe([self._topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                messages = self._consumer.consume(num_messages=self._batch_max, timeout=self._batch_wait_s)
-                batch = [m for m in messages if not self._is_error(m)]
+                self._resume_due()
+                messages = self._consumer.consume(num_messages=self._batch_max, timeout=self._wait_s())
+                batch = self._hold_back_not_due([m for m in messages if not self._is_error(m)])
                 if batch:
-                    self._process_until_durable(batch, stop)
-                    self._store_offsets(batch)
+                    unfinished = self._process_until_durable(batch, stop)
+                    self._store_offsets(batch, unfinished)
         finally:
             self._commit()
             self._consumer.close()
             self._processor.close()
+            self._on_close()
             log.info("consumer closed")
 
-    def _process_until_durable(self, batch: list[Message], stop: threading.Event) -> None:
+    def _wait_s(self) -> float:
+        if not self._resume_at:
+            return self._batch_wait_s
+        return max(0.0, min(self._batch_wait_s, self._resume_at[0][0] - time.monotonic()))
+
+    def _hold_back_not_due(self, batch: list[Message]) -> list[Message]:
+        """Drop retry messages not due yet (and what follows them in their partition); pause and rewind."""
+        now_ms = time.time() * 1000
+        cut: dict[_TP, float] = {}
+        kept = []
+        for m in batch:
+            tp = (m.topic(), m.partition())
+            if tp in cut:
+                continue
+            due = due_at_ms(m) if m.topic() in self._retry_topics else None
+            if due is not None and due > now_ms:
+                cut[tp] = due
+                self._pause_until(tp, m.offset(), (due - now_ms) / 1000)
+                continue
+            if due is not None:
+                metrics.RETRY_RELEASE_LATENESS.observe((now_ms - due) / 1000)
+            kept.append(m)
+        return kept
+
+    def _pause_until(self, tp: _TP, offset: int, delay_s: float) -> None:
+        partition = TopicPartition(tp[0], tp[1], offset)
+        self._consumer.pause([partition])
+        self._consumer.seek(partition)
+        if tp not in self._paused:
+            self._paused.add(tp)
+            heapq.heappush(self._resume_at, (time.monotonic() + delay_s, tp))
+        metrics.PAUSED_PARTITIONS.set(len(self._paused))
+
+    def _resume_due(self) -> None:
+        now = time.monotonic()
+        while self._resume_at and self._resume_at[0][0] <= now:
+            _, tp = heapq.heappop(self._resume_at)
+            if tp in self._paused:
+                self._paused.discard(tp)
+                self._consumer.resume([TopicPartition(*tp)])
+        metrics.PAUSED_PARTITIONS.set(len(self._paused))
+
+    def _process_until_durable(self, batch: list[Message], stop: threading.Event) -> list[Message]:
         attempt = 0
         while True:
             try:
-                self._processor.process(batch)
-                return
+                return self._processor.process(batch)
             except Exception:
-                # The outcome is not durable: keep the batch, keep its offsets unstored, try again.
-                # (Issue #3 replaces this with pause/resume and a lease-based dedup.)
-                delay = _DB_RETRY_BACKOFF_S[min(attempt, len(_DB_RETRY_BACKOFF_S) - 1)]
+                # Redis or the database failed: nothing of this batch is durable. Try again.
+                delay = _BATCH_RETRY_BACKOFF_S[min(attempt, len(_BATCH_RETRY_BACKOFF_S) - 1)]
                 log.exception("batch could not be made durable; retrying", extra={"retry_in_s": delay})
                 attempt += 1
                 if stop.wait(delay):
                     raise
 
-    def _store_offsets(self, batch: list[Message]) -> None:
-        next_offsets: dict[tuple[str, int], int] = {}
+    def _store_offsets(self, batch: list[Message], unfinished: list[Message]) -> None:
+        lowest_unfinished: dict[_TP, int] = {}
+        for m in unfinished:
+            tp = (m.topic(), m.partition())
+            lowest_unfinished[tp] = min(lowest_unfinished.get(tp, m.offset()), m.offset())
+        next_offsets: dict[_TP, int] = {}
         for m in batch:
-            key = (m.topic(), m.partition())
-            next_offsets[key] = max(next_offsets.get(key, 0), m.offset() + 1)
+            tp = (m.topic(), m.partition())
+            next_offsets[tp] = max(next_offsets.get(tp, 0), m.offset() + 1)
+        for tp, offset in lowest_unfinished.items():
+            next_offsets[tp] = offset
+            self._pause_until(tp, offset, _UNFINISHED_BACKOFF_S)  # consume it again shortly
         self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()])
 
     def _commit(self) -> None:
@@ -80,14 +145,20 @@ class ConsumeLoop:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError._NO_OFFSET:
-                log.warning("final commit failed", extra={"error": str(exc)})
+                log.warning("commit failed", extra={"error": str(exc)})
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.info("partitions assigned", extra={"partitions": [p.partition for p in partitions]})
+        log.info(
+            "partitions assigned", extra={"partitions": [f"{p.topic}[{p.partition}]" for p in partitions]}
+        )
         self.assigned.set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        log.info("partitions revoked", extra={"partitions": [p.partition for p in partitions]})
+        log.info(
+            "partitions revoked", extra={"partitions": [f"{p.topic}[{p.partition}]" for p in partitions]}
+        )
+        for p in partitions:
+            self._paused.discard((p.topic, p.partition))
         self._commit()
 
     @staticmethod
@@ -98,9 +169,3 @@ class ConsumeLoop:
         if err.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error", extra={"error": err.str()})
         return True
-
-
-def wait_assigned(loop: ConsumeLoop, timeout_s: float) -> bool:
-    """For tests and startup logs: block until the group gave this consumer partitions."""
-    deadline = time.monotonic() + timeout_s
-    return loop.assigned.wait(max(deadline - time.monotonic(), 0))

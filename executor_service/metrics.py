@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 JOBS = Counter(
     "automation_jobs_total", "Job runs by automation type and EventLog status", ["automation_type", "status"]
@@ -28,3 +28,19 @@ EVENTLOG_WRITE_DURATION = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 EVENTLOG_WRITE_ERRORS = Counter("automation_eventlog_write_errors_total", "Failed EventLog batch commits")
+RETRIES = Counter(
+    "automation_retries_total",
+    "Retries scheduled, by automation type and the attempt that failed",
+    ["automation_type", "attempt"],
+)
+DEAD_LETTERS = Counter(
+    "automation_dead_letters_total",
+    "Jobs parked in the dead-letter topic, by type and error class",
+    ["automation_type", "error_class"],
+)
+RETRY_RELEASE_LATENESS = Histogram(
+    "automation_retry_release_lateness_seconds",
+    "How late a retry was released after its due time",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PAUSED_PARTITIONS = Gauge("automation_paused_partitions", "Partitions paused waiting for a retry's due time")

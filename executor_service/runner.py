@@ -1,4 +1,5 @@
-"""Runs one automation job: render its message, send it, and describe the run as an EventLog row."""
+"""Runs one automation job: render its message and send it. The run is described by a JobRun;
+what happens next (success row, retry, dead letter) is decided by the batch."""
 
 from __future__ import annotations
 
@@ -8,26 +9,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from confluent_kafka import Message
 from google.protobuf.json_format import MessageToDict
 
 from executor_service import metrics
 from executor_service.automations import Contact, render
 from executor_service.channels import Channel
-from shared.db.models import EventStatus
-from shared.errors import AutomationError
+from executor_service.failures import Failure, classify
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Source:
-    """Where a job's Kafka message was read from."""
+@dataclass
+class JobRun:
+    """One attempt at a job, and the Kafka message it came from."""
 
-    topic: str
-    partition: int
-    offset: int
+    job: pb.AutomationJob
+    msg: Message
+    started_at: datetime
+    duration_s: float = 0.0
+    outputs: dict[str, Any] | None = None
+    failure: Failure | None = None
+    skipped: bool = False
+
+    @property
+    def automation_type(self) -> str:
+        return type_name(self.job.request.automation_type)
 
 
 class JobRunner:
@@ -36,58 +45,31 @@ class JobRunner:
         self._business_name = business_name
         self._owner = owner
 
-    def run(self, job: pb.AutomationJob, source: Source) -> dict[str, Any]:
-        """Execute ``job`` once; never raises for a job's own failure, which the row records."""
-        started_at, started = datetime.now(UTC), time.perf_counter()
-        outputs: dict[str, Any] | None = None
-        error: str | None = None
+    def run(self, job: pb.AutomationJob, msg: Message) -> JobRun:
+        """Execute ``job`` once; a failure of the job itself is recorded in the run, never raised."""
+        run = JobRun(job, msg, datetime.now(UTC))
+        started = time.perf_counter()
         try:
             message = render(job.request, business_name=self._business_name, owner=self._owner)
             response = self._channel.send(message, job_id=job.job_id, idempotency_key=job.idempotency_key)
-            outputs = {"subject": message.subject, "body": message.body, "channel_response": response}
-            status = EventStatus.SUCCEEDED
-        except AutomationError as exc:
-            status, error = EventStatus.FAILED, f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # a bug must not stop the pipeline; the row keeps the evidence
-            log.exception("job crashed", extra={"job_id": job.job_id})
-            status, error = EventStatus.FAILED, f"{type(exc).__name__}: {exc}"
-        row = event_row(job, source, status, started_at, time.perf_counter() - started, outputs, error)
-        self._observe(row, time.perf_counter() - started)
-        return row
-
-    def skipped(self, job: pb.AutomationJob, source: Source) -> dict[str, Any]:
-        """The row of a job whose idempotency key already ran."""
-        row = event_row(job, source, EventStatus.SKIPPED_DUPLICATE, datetime.now(UTC), 0.0, None, None)
-        metrics.DEDUP_SKIPS.labels(row["automation_type"]).inc()
-        self._observe(row, 0.0)
-        return row
+            run.outputs = {"subject": message.subject, "body": message.body, "channel_response": response}
+        except Exception as exc:  # classified: transient ones are retried, the rest dead-lettered
+            run.failure = classify(exc)
+            if run.failure.error_class == "internal":
+                log.exception("job crashed", extra={"job_id": job.job_id, "attempt": job.attempt})
+        run.duration_s = time.perf_counter() - started
+        metrics.JOB_DURATION.labels(run.automation_type).observe(run.duration_s)
+        return run
 
     @staticmethod
-    def _observe(row: dict[str, Any], duration_s: float) -> None:
-        metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
-        if row["status"] != EventStatus.SKIPPED_DUPLICATE:
-            metrics.JOB_DURATION.labels(row["automation_type"]).observe(duration_s)
-        log.info(
-            "job run",
-            extra={
-                "job_id": row["job_id"],
-                "attempt": row["attempt"],
-                "status": row["status"],
-                "error": row["error"],
-            },
-        )
+    def skipped(job: pb.AutomationJob, msg: Message) -> JobRun:
+        """The run of a job whose idempotency key already succeeded."""
+        return JobRun(job, msg, datetime.now(UTC), skipped=True)
 
 
-def event_row(
-    job: pb.AutomationJob,
-    source: Source,
-    status: str,
-    started_at: datetime,
-    duration_s: float,
-    outputs: dict[str, Any] | None,
-    error: str | None,
-) -> dict[str, Any]:
-    request = job.request
+def event_row(run: JobRun, status: str) -> dict[str, Any]:
+    """The EventLog row of ``run`` ending in ``status``."""
+    job, request = run.job, run.job.request
     return {
         "job_id": job.job_id,
         "idempotency_key": job.idempotency_key,
@@ -97,12 +79,12 @@ def event_row(
         "status": status,
         "attempt": job.attempt,
         "inputs": MessageToDict(request, preserving_proto_field_name=True),
-        "outputs": outputs,
-        "error": error,
-        "started_at": started_at,
+        "outputs": run.outputs,
+        "error": run.failure.message if run.failure else None,
+        "started_at": run.started_at,
         "finished_at": datetime.now(UTC),
-        "duration_ms": duration_s * 1000.0,
-        "kafka_topic": source.topic,
-        "kafka_partition": source.partition,
-        "kafka_offset": source.offset,
+        "duration_ms": run.duration_s * 1000.0,
+        "kafka_topic": run.msg.topic(),
+        "kafka_partition": run.msg.partition(),
+        "kafka_offset": run.msg.offset(),
     }

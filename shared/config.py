@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import constants
+from shared.retry import RetryPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
     executor_concurrency: int = Field(default=5, ge=1)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
 
+    # Retries (JSON): the default policy, per-type overrides by type name, and the retry topic tiers
+    retry_policy: RetryPolicy = RetryPolicy()
+    retry_policies: dict[str, RetryPolicy] = {}
+    retry_tiers_s: list[int] = Field(default=list(constants.RETRY_TIERS_S), min_length=1)
+
     # Channels
     default_channel: str = Field(default="log", pattern="^(log|webhook)$")
     outbox_path: Path | None = None  # log channel; default var_dir/outbox.jsonl
@@ -60,6 +66,9 @@ class Settings(BaseSettings):
     business_name: str = "Happy Paws Pet Sitting"
     owner_phone: str = ""  # where owner alerts go (E.164)
     owner_email: str = ""
+
+    def policy_for(self, automation_type: str) -> RetryPolicy:
+        return self.retry_policies.get(automation_type, self.retry_policy)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 # Kafka topics
 JOBS_TOPIC = "automation.jobs"
-RETRY_TOPIC = "automation.jobs.retry"
-DEAD_LETTER_TOPIC = "automation.jobs.dlq"
+RETRY_SUFFIX = ".retry"  # + ".<tier>s": automation.jobs.retry.2s, .4s, ... (shared/topics.py)
+DEAD_LETTER_SUFFIX = ".dlq"  # automation.jobs.dlq
+RETRY_TIERS_S = (2, 4, 8, 16, 32, 64, 128, 256)
 
 # Kafka headers written on every job message (values are UTF-8 bytes)
 HEADER_JOB_ID = "job-id"
@@ -18,6 +19,19 @@ HEADER_AUTOMATION_TYPE = "automation-type"
 HEADER_ATTEMPT = "attempt"
 HEADER_CONTENT_TYPE = "content-type"
 JOB_CONTENT_TYPE = b"application/x-protobuf; messageType=automation.v1.AutomationJob"
+# On retry-topic messages: when the next attempt is due (epoch milliseconds).
+HEADER_DUE_AT_MS = "due-at-ms"
+# Where a job was first consumed and first failed; kept through retries into the dead-letter topic.
+HEADER_ORIGINAL_TOPIC = "original-topic"
+HEADER_ORIGINAL_PARTITION = "original-partition"
+HEADER_ORIGINAL_OFFSET = "original-offset"
+HEADER_ORIGINAL_KEY = "original-key"
+HEADER_FIRST_FAILURE_AT = "first-failure-at"  # ISO 8601 UTC
+HEADER_ATTEMPTS = "attempts"
+HEADER_ERROR_CLASS = "error-class"
+HEADER_ERROR_MESSAGE = "error-message"  # truncated to MAX_ERROR_HEADER_BYTES
+HEADER_TRACEPARENT = "traceparent"  # W3C trace context, passed through untouched
+MAX_ERROR_HEADER_BYTES = 512
 
 # Redis key prefixes
 IDEMPOTENCY_KEY_PREFIX = "automation:idem:"  # trigger: idempotency key -> accepted job

@@ -22,9 +22,10 @@ class IdempotencyStoreUnavailable(AutomationError):
 class ChannelError(AutomationError):
     """A channel could not deliver a message; ``retryable`` says whether trying again may help."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, error_class: str = "channel") -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.error_class = error_class  # low-cardinality: http_5xx, http_4xx, http_429, timeout, ...
 
 
 class TemplateError(AutomationError):

@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # the project is not installed: make `shared`, `t
 
 from shared.embedded import start_tansu, start_valkey  # noqa: E402
 from tests.support.http_receiver import HttpReceiver  # noqa: E402
+from tests.support.kafka_tools import end_offsets  # noqa: E402
 
 KAFKA_SESSION_TIMEOUT_MS = 6000  # a group join takes about half of it on Tansu
 
@@ -129,22 +130,8 @@ def read_topic(kafka_bootstrap: str) -> Callable[..., list]:
 
 @pytest.fixture
 def topic_size(kafka_bootstrap: str) -> Callable[[str], int]:
-    """``topic_size(topic) -> int``: messages in the topic, from the watermarks (exact, instant)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    def size(topic: str) -> int:
-        consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": "test-watermarks"})
-        try:
-            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-            total = 0
-            for p in partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                total += high - low
-            return total
-        finally:
-            consumer.close()
-
-    return size
+    """``topic_size(topic) -> int``: messages in the (never compacted, never truncated) topic."""
+    return lambda topic: sum(end_offsets(kafka_bootstrap, topic).values())
 
 
 # --- Redis -------------------------------------------------------------------------------------
@@ -226,6 +213,35 @@ def sqlite_url(tmp_path: Path) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Runs the test once on SQLite and once on PostgreSQL (marked ``postgres``)."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+# --- Pipeline ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(kafka_bootstrap, redis_db_url, database_url, kafka_topic, group_id, http_receiver, tmp_path):
+    """Settings for one test's pipeline: fresh topics (jobs, retry tiers, dead letters), group and
+    database; Redis flushed; the webhook channel pointed at ``http_receiver``."""
+    from shared.config import Settings
+    from shared.db.migrate import upgrade
+    from shared.kafka import ensure_topics
+    from shared.topics import all_topics
+
+    upgrade(database_url)
+    settings = Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        redis_url=redis_db_url,
+        database_url=database_url,
+        var_dir=tmp_path,
+        jobs_topic=kafka_topic(3),
+        consumer_group=group_id,
+        session_timeout_ms=KAFKA_SESSION_TIMEOUT_MS,
+        default_channel="webhook",
+        webhook_url=http_receiver.url,
+        produce_timeout_s=10,
+    )
+    ensure_topics(kafka_bootstrap, dict.fromkeys(all_topics(settings.jobs_topic, settings.retry_tiers_s), 3))
+    return settings
 
 
 # --- HTTP --------------------------------------------------------------------------------------

@@ -11,33 +11,12 @@ from google.rpc import error_details_pb2, status_pb2
 
 from devtools.sample import sample_request
 from shared.codec import decode_job, encode_job
-from shared.config import Settings
-from shared.db.migrate import upgrade
 from shared.embedded import free_port
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.pipeline import eventlog_rows, running_executor, running_trigger, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def settings(
-    kafka_bootstrap, redis_db_url, database_url, kafka_topic, group_id, http_receiver, tmp_path
-) -> Settings:
-    upgrade(database_url)
-    return Settings(
-        kafka_bootstrap_servers=kafka_bootstrap,
-        redis_url=redis_db_url,
-        database_url=database_url,
-        var_dir=tmp_path,
-        jobs_topic=kafka_topic(3),
-        consumer_group=group_id,
-        session_timeout_ms=6000,
-        default_channel="webhook",
-        webhook_url=http_receiver.url,
-        produce_timeout_s=10,
-    )
 
 
 def booking_id() -> str:

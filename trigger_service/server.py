@@ -6,7 +6,6 @@ from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
-import redis
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -14,6 +13,7 @@ from shared.config import Settings
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+from shared.redis_client import make_redis
 from trigger_service.idempotency import IdempotencyStore
 from trigger_service.interceptors import MetricsInterceptor
 from trigger_service.servicer import AutomationServicer, EnqueueConfig
@@ -49,9 +49,7 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     producer = JobProducer(
         producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=delivery_timeout_ms)
     )
-    redis_client = redis.Redis.from_url(
-        settings.redis_url.get_secret_value(), socket_timeout=1.0, socket_connect_timeout=1.0
-    )
+    redis_client = make_redis(settings.redis_url.get_secret_value(), timeout_s=1.0)
     idempotency = IdempotencyStore(
         redis_client, lease_ms=delivery_timeout_ms + 5000, accepted_ttl_s=settings.idempotency_ttl_s
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -17,8 +17,9 @@ class EventStatus:
     """Values of ``EventLog.status``."""
 
     SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED_DUPLICATE = "skipped_duplicate"
+    RETRY_SCHEDULED = "retry_scheduled"  # this attempt failed transiently; the next one is on a retry topic
+    DEAD_LETTERED = "dead_lettered"  # failed permanently or out of attempts; parked in the dead-letter topic
+    SKIPPED_DUPLICATE = "skipped_duplicate"  # its idempotency key already succeeded
 
 
 class EventLog(Base):
@@ -39,7 +40,7 @@ class EventLog(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    duration_ms: Mapped[float] = mapped_column()
+    duration_ms: Mapped[float] = mapped_column(Float)
     # Where the job came from, for tracing a row back to its Kafka message.
     kafka_topic: Mapped[str] = mapped_column(String(249))
     kafka_partition: Mapped[int] = mapped_column(Integer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ class ReceivedRequest:
     body: Any  # parsed JSON, or the raw bytes when the body is not JSON
     raw: bytes
     status: int  # the status the receiver answered with
+    received_at: float = 0.0  # time.time() when the request arrived
 
 
 class HttpReceiver:
@@ -77,7 +79,7 @@ class HttpReceiver:
             body = raw
         with self._lock:
             status = self._script.popleft() if len(self._script) > 1 else self._script[0]
-            self._requests.append(ReceivedRequest(path, headers, body, raw, status))
+            self._requests.append(ReceivedRequest(path, headers, body, raw, status, time.time()))
             self._lock.notify_all()
         return status
 

@@ -1,0 +1,175 @@
+"""Retries through the retry tier topics, dead letters, and poison messages — on real processes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from devtools.sample import sample_request
+from shared.codec import decode_job, encode_job
+from shared.kafka import JobProducer, producer_config
+from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.topics import dead_letter_topic
+from tests.support.kafka_tools import end_offsets
+from tests.support.pipeline import eventlog_rows, running_executor, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def produce_jobs(settings, jobs: list[pb.AutomationJob | bytes], headers=()) -> None:
+    producer = JobProducer(producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=10000))
+    futures = []
+    for job in jobs:
+        if isinstance(job, bytes):  # a poison pill
+            futures.append(producer.produce(settings.jobs_topic, b"poison", job, []))
+        else:
+            key, value, hdrs = encode_job(job)
+            futures.append(producer.produce(settings.jobs_topic, key, value, hdrs + list(headers)))
+    for f in futures:
+        f.result(timeout=20)
+    producer.close(5)
+
+
+def make_job(booking: str | None = None) -> pb.AutomationJob:
+    request = sample_request(booking or f"b-{uuid.uuid4().hex[:10]}")
+    return pb.AutomationJob(
+        job_id=uuid.uuid4().hex, idempotency_key=uuid.uuid4().hex, request=request, attempt=1
+    )
+
+
+def test_two_failures_then_success_retries_after_2s_and_4s(settings, http_receiver):
+    http_receiver.respond_with([500, 503, 200])
+    job = make_job()
+    produce_jobs(settings, [job])
+    with running_executor(settings):
+        rows = wait_until(
+            lambda: (
+                (r := eventlog_rows(settings.sqlalchemy_url, job_id=job.job_id))
+                and r[-1].status == "succeeded"
+                and r
+            ),
+            timeout_s=30,
+            what="a success row",
+        )
+    assert [(r.status, r.attempt) for r in rows] == [
+        ("retry_scheduled", 1),
+        ("retry_scheduled", 2),
+        ("succeeded", 3),
+    ]
+    assert "HTTP 500" in rows[0].error and "HTTP 503" in rows[1].error and rows[2].error is None
+    sent = http_receiver.requests
+    assert [r.status for r in sent] == [500, 503, 200], "exactly one successful delivery"
+    first_delay = sent[1].received_at - sent[0].received_at
+    second_delay = sent[2].received_at - sent[1].received_at
+    # never early; at most max(10 %, 500 ms) late (jitter adds up to 10 % on top of the schedule)
+    assert 2.0 <= first_delay <= 2.0 * 1.1 + 0.5, first_delay
+    assert 4.0 <= second_delay <= 4.0 * 1.1 + 0.5, second_delay
+    assert {r.kafka_topic for r in rows[1:]} == {
+        settings.jobs_topic + ".retry.2s",
+        settings.jobs_topic + ".retry.4s",
+    }
+
+
+def read_all(bootstrap: str, topic: str, count: int, timeout_s: float = 20):
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        out, deadline = [], time.monotonic() + timeout_s
+        while len(out) < count and time.monotonic() < deadline:
+            m = consumer.poll(0.1)
+            if m is not None and not m.error():
+                out.append(m)
+        return out
+    finally:
+        consumer.close()
+
+
+def test_always_500_dead_letters_after_three_attempts_with_headers(settings, http_receiver):
+    http_receiver.respond_with([500])
+    job = make_job()
+    produce_jobs(settings, [job], headers=[("traceparent", TRACEPARENT)])
+    with running_executor(settings):
+        rows = wait_until(
+            lambda: (
+                (r := eventlog_rows(settings.sqlalchemy_url, job_id=job.job_id))
+                and r[-1].status == "dead_lettered"
+                and r
+            ),
+            timeout_s=30,
+            what="a dead_lettered row",
+        )
+        [dead] = read_all(settings.kafka_bootstrap_servers, dead_letter_topic(settings.jobs_topic), 1)
+    assert [(r.status, r.attempt) for r in rows] == [
+        ("retry_scheduled", 1),
+        ("retry_scheduled", 2),
+        ("dead_lettered", 3),
+    ]
+    assert len(http_receiver.requests) == 3
+    headers = dict(dead.headers())
+    first = rows[0]
+    assert headers["original-topic"] == settings.jobs_topic.encode()
+    assert headers["original-partition"] == str(first.kafka_partition).encode()
+    assert headers["original-offset"] == str(first.kafka_offset).encode()
+    assert headers["original-key"] == job.request.booking.id.encode() == dead.key()
+    assert headers["attempts"] == b"3"
+    assert headers["error-class"] == b"http_5xx"
+    assert b"HTTP 500" in headers["error-message"] and len(headers["error-message"]) <= 512
+    assert datetime.fromisoformat(headers["first-failure-at"].decode()) <= rows[-1].started_at.replace(
+        tzinfo=datetime.fromisoformat(headers["first-failure-at"].decode()).tzinfo
+    )
+    assert headers["traceparent"] == TRACEPARENT
+    assert decode_job(dead.value()).job_id == job.job_id
+
+
+def test_http_400_dead_letters_without_retry(settings, http_receiver):
+    http_receiver.respond_with([400])
+    job = make_job()
+    produce_jobs(settings, [job])
+    with running_executor(settings):
+        rows = wait_until(lambda: eventlog_rows(settings.sqlalchemy_url, job_id=job.job_id), what="a row")
+        [dead] = read_all(settings.kafka_bootstrap_servers, dead_letter_topic(settings.jobs_topic), 1)
+        time.sleep(1.0)  # nothing further may happen
+    assert [(r.status, r.attempt) for r in eventlog_rows(settings.sqlalchemy_url, job_id=job.job_id)] == [
+        ("dead_lettered", 1)
+    ]
+    assert len(http_receiver.requests) == 1
+    headers = dict(dead.headers())
+    assert (headers["attempts"], headers["error-class"]) == (b"1", b"http_4xx")
+    assert rows[0].error.endswith("HTTP 400")
+
+
+def committed_lag(settings) -> int:
+    """Messages of the jobs topic past the group's committed offsets."""
+    topic = settings.jobs_topic
+    ends = end_offsets(settings.kafka_bootstrap_servers, topic)
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.consumer_group}
+    )
+    try:
+        committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+        return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
+    finally:
+        consumer.close()
+
+
+def test_one_poison_pill_among_1000_jobs(settings, http_receiver):
+    jobs: list[pb.AutomationJob | bytes] = [make_job(f"b-{i % 50}") for i in range(999)]
+    jobs.insert(500, b"\x08\xff\xff\xff garbage, not an AutomationJob")
+    produce_jobs(settings, jobs)
+    with running_executor(settings):
+        http_receiver.wait_for(999, timeout_s=60)
+        wait_until(lambda: committed_lag(settings) == 0, timeout_s=30, interval_s=0.5, what="lag 0")
+        [dead] = read_all(settings.kafka_bootstrap_servers, dead_letter_topic(settings.jobs_topic), 1)
+    rows = eventlog_rows(settings.sqlalchemy_url)
+    assert len(rows) == 999 and {r.status for r in rows} == {"succeeded"}
+    assert len({r.body["job_id"] for r in http_receiver.requests}) == 999 == len(http_receiver.requests)
+    assert dead.value() == jobs[500]
+    assert dict(dead.headers())["error-class"] == b"poison"

@@ -1,0 +1,118 @@
+"""Unit tests for shared.codec: AutomationJob <-> Kafka key, value and headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from devtools.sample import sample_request
+from shared import constants
+from shared.codec import decode_job, encode_job
+from shared.errors import PoisonMessage
+from shared.proto.automation.v1 import automation_pb2 as pb
+
+
+def make_job(**overrides) -> pb.AutomationJob:
+    fields = {
+        "job_id": "0190f0c2-7e1a-7c3b-9d2e-5a6b7c8d9e0f",
+        "idempotency_key": "ownerNewBookingAlert:client:bk-2026-0007:1",
+        "request": sample_request("bk-2026-0007", pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION),
+        "attempt": 2,
+    }
+    fields.update(overrides)
+    job = pb.AutomationJob(**fields)
+    job.enqueued_at.FromSeconds(1_780_000_000)
+    return job
+
+
+def test_round_trip() -> None:
+    job = make_job()
+    key, value, headers = encode_job(job)
+    assert key == b"bk-2026-0007"
+    assert isinstance(value, bytes) and value
+    decoded = decode_job(value)
+    assert decoded == job
+    assert decoded.request.booking.client.first_name == "Ana"
+
+
+def test_headers() -> None:
+    job = make_job()
+    _key, _value, headers = encode_job(job)
+    names = [name for name, _ in headers]
+    assert len(names) == len(set(names)), "no header is repeated"
+    assert dict(headers) == {
+        constants.HEADER_JOB_ID: b"0190f0c2-7e1a-7c3b-9d2e-5a6b7c8d9e0f",
+        constants.HEADER_IDEMPOTENCY_KEY: b"ownerNewBookingAlert:client:bk-2026-0007:1",
+        constants.HEADER_AUTOMATION_TYPE: b"bookingConfirmation",
+        constants.HEADER_ATTEMPT: b"2",
+        constants.HEADER_CONTENT_TYPE: constants.JOB_CONTENT_TYPE,
+    }
+    assert set(names) == {"job-id", "idempotency-key", "automation-type", "attempt", "content-type"}
+    assert all(isinstance(v, bytes) for _, v in headers)
+
+
+def test_headers_of_an_unknown_automation_type() -> None:
+    job = make_job()
+    job.request.automation_type = 99  # a value from a newer schema
+    _key, value, headers = encode_job(job)
+    assert dict(headers)[constants.HEADER_AUTOMATION_TYPE] == b"unknown"
+    assert decode_job(value).request.automation_type == 99
+
+
+def test_non_ascii_ids_are_utf8_encoded() -> None:
+    job = make_job(idempotency_key="clé-ünïcode")
+    job.request.booking.id = "bk-é"
+    key, value, headers = encode_job(job)
+    assert key == "bk-é".encode()
+    assert dict(headers)[constants.HEADER_IDEMPOTENCY_KEY] == "clé-ünïcode".encode()
+    assert decode_job(value).idempotency_key == "clé-ünïcode"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(b"not a protobuf", id="text"),
+        pytest.param(b"\xff\xff\xff\xff\xff", id="garbage"),
+        pytest.param(b"\x0a\x02\xff\xfe", id="bad-utf8-in-string-field"),
+        pytest.param(b"\x0a\x64abc", id="truncated-length-delimited"),
+        pytest.param(b'{"job_id": "x"}', id="json"),
+    ],
+)
+def test_undecodable_bytes_are_poison(value: bytes) -> None:
+    with pytest.raises(PoisonMessage):
+        decode_job(value)
+
+
+@pytest.mark.parametrize("value", [b"", None], ids=["empty", "none"])
+def test_empty_value_is_poison(value: bytes | None) -> None:
+    with pytest.raises(PoisonMessage, match="empty"):
+        decode_job(value)
+
+
+def without_booking_id() -> pb.AutomationJob:
+    job = make_job()
+    job.request.booking.id = ""
+    return job
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        pytest.param(make_job(job_id=""), id="no-job-id"),
+        pytest.param(make_job(idempotency_key=""), id="no-idempotency-key"),
+        pytest.param(without_booking_id(), id="no-booking-id"),
+        pytest.param(pb.AutomationJob(attempt=1), id="only-attempt"),
+    ],
+)
+def test_valid_protobuf_lacking_required_fields_is_poison(job: pb.AutomationJob) -> None:
+    value = job.SerializeToString()
+    assert value, "the payload is not empty: it decodes, but is not a usable job"
+    pb.AutomationJob().ParseFromString(value)  # valid protobuf
+    with pytest.raises(PoisonMessage, match="lacks"):
+        decode_job(value)
+
+
+def test_a_different_message_type_is_poison() -> None:
+    """An EnqueueAutomationRequest parses as an AutomationJob with nothing usable in it."""
+    value = sample_request("bk-1").SerializeToString()
+    with pytest.raises(PoisonMessage):
+        decode_job(value)
