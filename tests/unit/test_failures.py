@@ -1,0 +1,36 @@
+"""Which failures are retried and which go straight to the dead-letter topic; bounded error headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from executor_service.failures import Failure, classify
+from executor_service.republish import error_headers
+from shared.errors import ChannelError, NotImplementedAutomation, PoisonMessage, TemplateError
+
+
+@pytest.mark.parametrize(
+    ("exc", "error_class", "retryable"),
+    [
+        (ChannelError("HTTP 503", retryable=True, error_class="http_5xx"), "http_5xx", True),
+        (ChannelError("HTTP 429", retryable=True, error_class="http_429"), "http_429", True),
+        (ChannelError("HTTP 400", retryable=False, error_class="http_4xx"), "http_4xx", False),
+        (ChannelError("timed out", retryable=True, error_class="timeout"), "timeout", True),
+        (TemplateError("unknown variable"), "template", False),
+        (NotImplementedAutomation("postVisitThankYou"), "not_implemented", False),
+        (PoisonMessage("garbage"), "poison", False),
+        (RuntimeError("a bug"), "internal", True),
+    ],
+)
+def test_classify(exc, error_class, retryable):
+    failure = classify(exc)
+    assert (failure.error_class, failure.retryable) == (error_class, retryable)
+    assert failure.message == f"{type(exc).__name__}: {exc}"
+
+
+def test_error_message_header_is_truncated_to_valid_utf8():
+    failure = Failure("internal", True, "é" * 1000)  # 2 bytes each
+    headers = dict(error_headers(failure, attempts=3))
+    assert len(headers["error-message"]) <= 512
+    assert headers["error-message"].decode() == "é" * 256
+    assert headers["attempts"] == b"3" and headers["error-class"] == b"internal"
