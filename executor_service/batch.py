@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import Message
@@ -23,7 +23,7 @@ from confluent_kafka import Message
 from executor_service import metrics
 from executor_service.dedup import DedupTable
 from executor_service.eventlog import EventLogWriter
-from executor_service.failures import classify
+from executor_service.failures import Failure, classify
 from executor_service.republish import Republisher
 from executor_service.runner import JobRun, JobRunner, event_row
 from shared.codec import decode_job
@@ -46,6 +46,19 @@ class _Pending:
     row: dict[str, Any] | None
 
 
+@dataclass
+class BatchOutcome:
+    """What running a batch produced, and how far making it durable got."""
+
+    runs: list[JobRun]
+    poison: list[tuple[Message, Failure]]
+    pending: list[_Pending] | None = None  # onward publishes, once started
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    unfinished: list[Message] = field(default_factory=list)
+    rows_written: bool = False
+    marked_done: bool = False
+
+
 class BatchProcessor:
     def __init__(
         self,
@@ -65,38 +78,64 @@ class BatchProcessor:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
 
     def process(self, messages: list[Message]) -> list[Message]:
+        """Run and persist in one go (for callers that need no outage handling)."""
+        return self.persist(self.run(messages))
+
+    def run(self, messages: list[Message]) -> BatchOutcome:
+        """Decode, dedup and run the batch's jobs; nothing is published or written yet.
+
+        Raises (before any job ran) when Redis cannot be asked about the keys.
+        """
         metrics.BATCH_SIZE.observe(len(messages))
-        groups, pending = self._decode(messages)
+        groups, poison = self._decode(messages)
         done = self._dedup.done_keys(job.idempotency_key for items in groups.values() for job, _ in items)
         runs = [
             run
             for group in self._pool.map(lambda g: self._run_group(g, done), groups.values())
             for run in group
         ]
+        return BatchOutcome(runs=runs, poison=poison)
 
-        rows: list[dict[str, Any]] = []
-        for run in runs:
-            status, publish = self._disposition(run)
-            row = event_row(run, status)
-            if publish is None:
-                rows.append(row)
-            else:
-                pending.append(_Pending(run.msg, publish, row))
+    def persist(self, outcome: BatchOutcome) -> list[Message]:
+        """Make the outcome durable: onward publishes acked, rows committed, keys marked done.
 
-        unfinished = self._await_publishes(pending, rows)
-        self._eventlog.write(rows)
-        self._dedup.mark_done(
-            {r["idempotency_key"]: r["job_id"] for r in rows if r["status"] == EventStatus.SUCCEEDED}
-        )
-        for row in rows:
-            metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
-        return unfinished
+        Each stage runs once: after a Redis or database failure (raised), calling again resumes
+        where it stopped, without publishing or writing twice. Returns the messages whose publish
+        failed (not durable: their offsets must not be committed).
+        """
+        if outcome.pending is None:
+            outcome.pending = [
+                _Pending(msg, self._republisher.dead_letter(msg, f, attempts=1), None)
+                for msg, f in outcome.poison
+            ]
+            outcome.rows = []
+            for run in outcome.runs:
+                status, publish = self._disposition(run)
+                row = event_row(run, status)
+                if publish is None:
+                    outcome.rows.append(row)
+                else:
+                    outcome.pending.append(_Pending(run.msg, publish, row))
+            outcome.unfinished = self._await_publishes(outcome.pending, outcome.rows)
+        if not outcome.rows_written:
+            self._eventlog.write(outcome.rows)
+            outcome.rows_written = True
+            for row in outcome.rows:
+                metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
+        if not outcome.marked_done:
+            succeeded = {
+                r["idempotency_key"]: r["job_id"]
+                for r in outcome.rows
+                if r["status"] == EventStatus.SUCCEEDED
+            }
+            self._dedup.mark_done(succeeded)
+            outcome.marked_done = True
+        return outcome.unfinished
 
-    def _decode(
-        self, messages: list[Message]
-    ) -> tuple[dict[bytes, list[tuple[pb.AutomationJob, Message]]], list]:
+    @staticmethod
+    def _decode(messages: list[Message]) -> tuple[dict[bytes, list[tuple[pb.AutomationJob, Message]]], list]:
         groups: dict[bytes, list[tuple[pb.AutomationJob, Message]]] = defaultdict(list)
-        pending: list[_Pending] = []
+        poison: list[tuple[Message, Failure]] = []
         for msg in messages:
             try:
                 job = decode_job(msg.value())
@@ -108,10 +147,10 @@ class BatchProcessor:
                     "undecodable message dead-lettered",
                     extra={"topic": msg.topic(), "partition": msg.partition(), "offset": msg.offset()},
                 )
-                pending.append(_Pending(msg, self._republisher.dead_letter(msg, failure, attempts=1), None))
+                poison.append((msg, failure))
                 continue
             groups[msg.key() or b""].append((job, msg))
-        return groups, pending
+        return groups, poison
 
     def _run_group(self, items: list[tuple[pb.AutomationJob, Message]], done: set[str]) -> list[JobRun]:
         """Run one booking's jobs in order; a key that succeeds here is done for the rest of the group."""

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -25,7 +26,8 @@ from executor_service.republish import due_at_ms
 log = logging.getLogger(__name__)
 
 _UNFINISHED_BACKOFF_S = 1.0
-_BATCH_RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+_OUTAGE_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
+T = TypeVar("T")
 
 _TP = tuple[str, int]
 
@@ -52,19 +54,27 @@ class ConsumeLoop:
         self._resume_at: list[tuple[float, _TP]] = []  # heap of (monotonic time, partition)
         self._paused: set[_TP] = set()
         self.assigned = threading.Event()
+        self._healthy = True
 
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished, committed, and the group left."""
         self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        metrics.READY.set(1)
         try:
             while not stop.is_set():
                 self._resume_due()
                 messages = self._consumer.consume(num_messages=self._batch_max, timeout=self._wait_s())
                 batch = self._hold_back_not_due([m for m in messages if not self._is_error(m)])
                 if batch:
-                    unfinished = self._process_until_durable(batch, stop)
+                    outcome = self._until_ok(lambda b=batch: self._processor.run(b), stop)
+                    if outcome is None:
+                        break
+                    unfinished = self._until_ok(lambda o=outcome: self._processor.persist(o), stop)
+                    if unfinished is None:
+                        break
                     self._store_offsets(batch, unfinished)
         finally:
+            metrics.READY.set(0)
             self._commit()
             self._consumer.close()
             self._processor.close()
@@ -113,18 +123,62 @@ class ConsumeLoop:
                 self._consumer.resume([TopicPartition(*tp)])
         metrics.PAUSED_PARTITIONS.set(len(self._paused))
 
-    def _process_until_durable(self, batch: list[Message], stop: threading.Event) -> list[Message]:
-        attempt = 0
+    @property
+    def ready(self) -> bool:
+        """False while Redis or the database is failing and consumption is paused."""
+        return self._healthy
+
+    def _until_ok(self, step: Callable[[], T], stop: threading.Event) -> T | None:
+        """Run ``step`` until it succeeds; while it fails (Redis or the database is down), every
+        assigned partition is paused, the group membership is kept alive by polling, and readiness
+        is false. Returns None if ``stop`` is set first."""
+        attempt, outage_started = 0, None
         while True:
             try:
-                return self._processor.process(batch)
+                result = step()
             except Exception:
-                # Redis or the database failed: nothing of this batch is durable. Try again.
-                delay = _BATCH_RETRY_BACKOFF_S[min(attempt, len(_BATCH_RETRY_BACKOFF_S) - 1)]
-                log.exception("batch could not be made durable; retrying", extra={"retry_in_s": delay})
+                if outage_started is None:
+                    outage_started = time.monotonic()
+                    self._healthy = False
+                    metrics.READY.set(0)
+                    self._consumer.pause(self._consumer.assignment())
+                delay = _OUTAGE_BACKOFF_S[min(attempt, len(_OUTAGE_BACKOFF_S) - 1)]
+                log.warning(
+                    "backend unavailable; consumption paused", extra={"retry_in_s": delay}, exc_info=True
+                )
                 attempt += 1
-                if stop.wait(delay):
-                    raise
+                if self._idle(delay, stop):
+                    return None
+                continue
+            if outage_started is not None:
+                metrics.OUTAGE_PAUSED_SECONDS.inc(time.monotonic() - outage_started)
+                resumable = [
+                    tp for tp in self._consumer.assignment() if (tp.topic, tp.partition) not in self._paused
+                ]
+                self._consumer.resume(resumable)
+                self._healthy = True
+                metrics.READY.set(1)
+                log.info("backend back; consumption resumed")
+            return result
+
+    def _idle(self, delay_s: float, stop: threading.Event) -> bool:
+        """Poll (serving rebalances) for ``delay_s`` without taking work; True if ``stop`` was set.
+
+        Partitions assigned meanwhile are not paused yet: whatever they deliver is rewound and paused.
+        """
+        deadline = time.monotonic() + delay_s
+        while not stop.is_set() and time.monotonic() < deadline:
+            arrived: dict[_TP, int] = {}
+            for m in self._consumer.consume(num_messages=self._batch_max, timeout=0.2):
+                if m.error() is None:
+                    arrived.setdefault((m.topic(), m.partition()), m.offset())
+            for (topic, partition), offset in arrived.items():
+                tp = TopicPartition(topic, partition, offset)
+                self._consumer.pause([tp])
+                self._consumer.seek(tp)
+            if arrived:
+                self._consumer.pause(self._consumer.assignment())
+        return stop.is_set()
 
     def _store_offsets(self, batch: list[Message], unfinished: list[Message]) -> None:
         lowest_unfinished: dict[_TP, int] = {}

@@ -22,7 +22,7 @@ def main() -> None:
         signal.signal(sig, lambda *_: stop.set())
     loop = build_loop(settings)
     metrics_server = MetricsServer(
-        settings.listen_host, settings.executor_metrics_port, ready=lambda: not stop.is_set()
+        settings.listen_host, settings.executor_metrics_port, ready=lambda: loop.ready and not stop.is_set()
     )
     metrics_port = metrics_server.start()
     log.info("executor service consuming", extra={"topic": settings.jobs_topic, "metrics_port": metrics_port})

@@ -44,3 +44,10 @@ RETRY_RELEASE_LATENESS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 PAUSED_PARTITIONS = Gauge("automation_paused_partitions", "Partitions paused waiting for a retry's due time")
+OUTAGE_PAUSED_SECONDS = Counter(
+    "automation_outage_paused_seconds_total",
+    "Time consumption was paused because Redis or the database failed",
+)
+READY = Gauge(
+    "automation_executor_ready", "1 when the executor takes work, 0 while paused for an outage or draining"
+)
