@@ -13,6 +13,7 @@ help:
 	@echo "make run      start the whole pipeline on embedded defaults (Ctrl-C stops it)"
 	@echo "make demo     send sample bookings to a running pipeline and print their EventLog rows"
 	@echo "make test     install test dependencies and run the whole suite"
+	@echo "make chaos    only the fault-injection tests (also part of make test)"
 	@echo "make lint     ruff check + format check;  make format  rewrite formatting"
 	@echo "make protos   regenerate shared/proto from protos/"
 
@@ -30,6 +31,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+chaos: $(STAMP)
+	$(PY) -m pytest -m chaos $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -15,7 +15,7 @@ from shared.embedded import start_valkey
 from tests.support.pipeline import eventlog_rows, running_executor, wait_until
 from tests.test_retries import make_job, produce_jobs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 OUTAGE_S = 5.0
 
 

@@ -17,7 +17,11 @@ from shared.topics import dead_letter_topic
 from tests.support.kafka_tools import end_offsets
 from tests.support.pipeline import eventlog_rows, running_executor, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.chaos,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
 TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
