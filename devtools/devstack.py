@@ -48,6 +48,10 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     settings = Settings()
     env, backends = _start_backends(settings)
@@ -61,7 +65,7 @@ def main() -> int:
         for module in ("trigger_service", "executor_service"):
             children.append(subprocess.Popen([sys.executable, "-m", module], env=child_env))
         _print_banner(settings)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it like Ctrl-C
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         print("a service exited; stopping everything", file=sys.stderr)
