@@ -5,8 +5,8 @@
 4. publish failures onward (retry tier or dead-letter topic) and wait for the broker's acks;
 5. commit the EventLog rows of every finished job in one transaction;  6. mark succeeded keys done.
 
-``process()`` returns the messages whose outcome is *not* durable (their onward publish failed);
-the caller must not commit offsets past the lowest of them.
+``run()`` does 1-3, ``persist()`` 4-6 and returns the messages whose outcome is *not* durable
+(their onward publish failed); the caller must not commit offsets past the lowest of them.
 """
 
 from __future__ import annotations
@@ -76,10 +76,6 @@ class BatchProcessor:
         self._republisher = republisher
         self._policy_for = policy_for
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Run and persist in one go (for callers that need no outage handling)."""
-        return self.persist(self.run(messages))
 
     def run(self, messages: list[Message]) -> BatchOutcome:
         """Decode, dedup and run the batch's jobs; nothing is published or written yet.

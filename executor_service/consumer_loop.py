@@ -192,7 +192,12 @@ class ConsumeLoop:
         for tp, offset in lowest_unfinished.items():
             next_offsets[tp] = offset
             self._pause_until(tp, offset, _UNFINISHED_BACKOFF_S)  # consume it again shortly
-        self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()])
+        try:
+            self._consumer.store_offsets(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
+            )
+        except KafkaException as exc:  # a partition revoked meanwhile: its new owner redelivers, dedup skips
+            log.warning("could not store offsets", extra={"error": str(exc)})
 
     def _commit(self) -> None:
         try:

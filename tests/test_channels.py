@@ -29,6 +29,16 @@ MESSAGE = Message(
     subject="Your booking is confirmed",
     body="Hi Ana, your Drop-in visit for Rex is confirmed.",
 )
+# What both channels write for MESSAGE: the message plus the job's ids (spelled out, not derived).
+EXPECTED_PAYLOAD = {
+    "job_id": JOB_ID,
+    "idempotency_key": IDEMPOTENCY_KEY,
+    "automation_type": "bookingConfirmation",
+    "recipient": "client",
+    "to": {"phone": PHONE, "email": EMAIL},
+    "subject": "Your booking is confirmed",
+    "body": "Hi Ana, your Drop-in visit for Rex is confirmed.",
+}
 
 
 def send(channel, message: Message = MESSAGE) -> dict:
@@ -89,15 +99,7 @@ def test_webhook_200_posts_the_message(http_receiver: HttpReceiver) -> None:
     assert request.path == "/hook"
     assert request.headers["idempotency-key"] == IDEMPOTENCY_KEY
     assert request.headers["content-type"] == "application/json"
-    assert request.body == {
-        "job_id": JOB_ID,
-        "idempotency_key": IDEMPOTENCY_KEY,
-        "automation_type": "bookingConfirmation",
-        "recipient": "client",
-        "to": {"phone": PHONE, "email": EMAIL},
-        "subject": "Your booking is confirmed",
-        "body": "Hi Ana, your Drop-in visit for Rex is confirmed.",
-    }
+    assert request.body == EXPECTED_PAYLOAD
 
 
 @pytest.mark.parametrize("status", [201, 202, 204])
@@ -185,15 +187,7 @@ def test_log_channel_appends_one_json_line_per_message(tmp_path: Path) -> None:
     lines = outbox.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     first, other = (json.loads(line) for line in lines)
-    assert first == {
-        "job_id": JOB_ID,
-        "idempotency_key": IDEMPOTENCY_KEY,
-        "automation_type": "bookingConfirmation",
-        "recipient": "client",
-        "to": {"phone": PHONE, "email": EMAIL},
-        "subject": "Your booking is confirmed",
-        "body": "Hi Ana, your Drop-in visit for Rex is confirmed.",
-    }
+    assert first == EXPECTED_PAYLOAD
     assert other["job_id"] == "job-0002" and other["to"] == {"phone": "+14155559876", "email": ""}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -46,20 +46,22 @@ def make_job(booking: str | None = None) -> pb.AutomationJob:
     )
 
 
+def rows_ending_in(settings, job: pb.AutomationJob, status: str) -> list:
+    """Wait for the job's EventLog rows to end in ``status``; return them all."""
+
+    def probe():
+        rows = eventlog_rows(settings.sqlalchemy_url, job_id=job.job_id)
+        return rows if rows and rows[-1].status == status else None
+
+    return wait_until(probe, timeout_s=30, what=f"a {status} row")
+
+
 def test_two_failures_then_success_retries_after_2s_and_4s(settings, http_receiver):
     http_receiver.respond_with([500, 503, 200])
     job = make_job()
     produce_jobs(settings, [job])
     with running_executor(settings):
-        rows = wait_until(
-            lambda: (
-                (r := eventlog_rows(settings.sqlalchemy_url, job_id=job.job_id))
-                and r[-1].status == "succeeded"
-                and r
-            ),
-            timeout_s=30,
-            what="a success row",
-        )
+        rows = rows_ending_in(settings, job, "succeeded")
     assert [(r.status, r.attempt) for r in rows] == [
         ("retry_scheduled", 1),
         ("retry_scheduled", 2),
@@ -101,15 +103,7 @@ def test_always_500_dead_letters_after_three_attempts_with_headers(settings, htt
     job = make_job()
     produce_jobs(settings, [job], headers=[("traceparent", TRACEPARENT)])
     with running_executor(settings):
-        rows = wait_until(
-            lambda: (
-                (r := eventlog_rows(settings.sqlalchemy_url, job_id=job.job_id))
-                and r[-1].status == "dead_lettered"
-                and r
-            ),
-            timeout_s=30,
-            what="a dead_lettered row",
-        )
+        rows = rows_ending_in(settings, job, "dead_lettered")
         [dead] = read_all(settings.kafka_bootstrap_servers, dead_letter_topic(settings.jobs_topic), 1)
     assert [(r.status, r.attempt) for r in rows] == [
         ("retry_scheduled", 1),
@@ -126,9 +120,9 @@ def test_always_500_dead_letters_after_three_attempts_with_headers(settings, htt
     assert headers["attempts"] == b"3"
     assert headers["error-class"] == b"http_5xx"
     assert b"HTTP 500" in headers["error-message"] and len(headers["error-message"]) <= 512
-    assert datetime.fromisoformat(headers["first-failure-at"].decode()) <= rows[-1].started_at.replace(
-        tzinfo=datetime.fromisoformat(headers["first-failure-at"].decode()).tzinfo
-    )
+    first_failure = datetime.fromisoformat(headers["first-failure-at"].decode())
+    utc = [r.started_at.replace(tzinfo=UTC) for r in rows]  # SQLite hands back naive UTC
+    assert utc[0] <= first_failure < utc[1], "first-failure-at is the first attempt's failure"
     assert headers["traceparent"] == TRACEPARENT
     assert decode_job(dead.value()).job_id == job.job_id
 
