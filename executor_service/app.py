@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
+
 from executor_service.automations import Contact
 from executor_service.batch import BatchProcessor
 from executor_service.channels import make_channel
 from executor_service.consumer_loop import ConsumeLoop
 from executor_service.dedup import DedupTable
 from executor_service.eventlog import EventLogWriter
+from executor_service.lag import record_consumer_lag
 from executor_service.republish import Republisher
 from executor_service.runner import JobRunner
 from shared.config import Settings
@@ -17,6 +22,7 @@ from shared.redis_client import make_redis
 from shared.topics import retry_topic
 
 _PUBLISH_DELIVERY_TIMEOUT_MS = 10_000
+_STATS_INTERVAL_MS = 5_000
 
 
 def build_loop(settings: Settings) -> ConsumeLoop:
@@ -33,7 +39,10 @@ def build_loop(settings: Settings) -> ConsumeLoop:
         owner=Contact(phone=settings.owner_phone, email=settings.owner_email),
     )
     dedup = DedupTable(
-        make_redis(settings.redis_url.get_secret_value(), timeout_s=2.0), ttl_s=settings.dedup_ttl_s
+        make_redis(settings.redis_url.get_secret_value(), timeout_s=2.0),
+        worker=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        lease_s=settings.dedup_lease_s,
+        ttl_s=settings.dedup_ttl_s,
     )
     eventlog = EventLogWriter(make_session_factory(make_engine(settings.sqlalchemy_url)))
     producer = JobProducer(
@@ -52,8 +61,12 @@ def build_loop(settings: Settings) -> ConsumeLoop:
         consumer_config(
             settings.kafka_bootstrap_servers,
             settings.consumer_group,
-            **{"session.timeout.ms": settings.session_timeout_ms},
-        )
+            **{
+                "session.timeout.ms": settings.session_timeout_ms,
+                "statistics.interval.ms": _STATS_INTERVAL_MS,
+            },
+        ),
+        stats_cb=record_consumer_lag,
     )
     retry_topics = [retry_topic(settings.jobs_topic, t) for t in settings.retry_tiers_s]
     return ConsumeLoop(

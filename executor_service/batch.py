@@ -1,12 +1,13 @@
 """Processes one consumed batch and makes its outcome durable.
 
-1. decode (undecodable → dead-letter topic);  2. dedup lookup (one MGET);
-3. run jobs: concurrent across bookings, in offset order within a booking;
-4. publish failures onward (retry tier or dead-letter topic) and wait for the broker's acks;
-5. commit the EventLog rows of every finished job in one transaction;  6. mark succeeded keys done.
+``run()``: 1 decode (undecodable → dead-letter topic); 2 lease every key (dedup.py) and ask the
+database which keys already succeeded (its guard outlives a flushed Redis); 3 run jobs concurrently
+across bookings, in offset order within one, recording each delivery in Redis right after it.
+``persist()``: 4 publish failures onward (retry tier or dead-letter topic) and wait for the acks;
+5 commit the EventLog rows in one transaction; 6 mark succeeded keys done, release failed ones' leases.
 
-``run()`` does 1-3, ``persist()`` 4-6 and returns the messages whose outcome is *not* durable
-(their onward publish failed); the caller must not commit offsets past the lowest of them.
+Jobs whose key another worker holds are *blocked*: they get no row and, like jobs whose onward
+publish failed, are returned as unfinished; the caller must not commit offsets past the lowest of them.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from confluent_kafka import Message
 
 from executor_service import metrics
-from executor_service.dedup import DedupTable
+from executor_service.dedup import DedupTable, Entry
 from executor_service.eventlog import EventLogWriter
 from executor_service.failures import Failure, classify
 from executor_service.republish import Republisher
 from executor_service.runner import JobRun, JobRunner, event_row
+from shared import failpoints
 from shared.codec import decode_job
 from shared.db.models import EventStatus
 from shared.errors import PoisonMessage
@@ -35,6 +38,7 @@ from shared.retry import RetryPolicy, compute_backoff, should_retry
 log = logging.getLogger(__name__)
 
 _PUBLISH_TIMEOUT_S = 15.0
+_Item = tuple[pb.AutomationJob, Message]
 
 
 @dataclass
@@ -52,11 +56,12 @@ class BatchOutcome:
 
     runs: list[JobRun]
     poison: list[tuple[Message, Failure]]
+    blocked: list[Message]
     pending: list[_Pending] | None = None  # onward publishes, once started
     rows: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[Message] = field(default_factory=list)
     rows_written: bool = False
-    marked_done: bool = False
+    marked: bool = False
 
 
 class BatchProcessor:
@@ -78,33 +83,36 @@ class BatchProcessor:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
 
     def run(self, messages: list[Message]) -> BatchOutcome:
-        """Decode, dedup and run the batch's jobs; nothing is published or written yet.
+        """Decode, lease and run the batch's jobs; nothing is published or written yet.
 
-        Raises (before any job ran) when Redis cannot be asked about the keys.
+        Raises before any job ran when Redis or the database cannot be asked about the keys.
         """
         metrics.BATCH_SIZE.observe(len(messages))
         groups, poison = self._decode(messages)
-        done = self._dedup.done_keys(job.idempotency_key for items in groups.values() for job, _ in items)
+        keys = [job.idempotency_key for items in groups.values() for job, _ in items]
+        holders = self._dedup.claim(keys)
+        succeeded = self._eventlog.succeeded_keys(keys)
+        blocked: list[Message] = []
         runs = [
             run
-            for group in self._pool.map(lambda g: self._run_group(g, done), groups.values())
+            for group in self._pool.map(
+                lambda g: self._run_group(g, holders, succeeded, blocked), groups.values()
+            )
             for run in group
         ]
-        return BatchOutcome(runs=runs, poison=poison)
+        return BatchOutcome(runs=runs, poison=poison, blocked=blocked)
 
     def persist(self, outcome: BatchOutcome) -> list[Message]:
-        """Make the outcome durable: onward publishes acked, rows committed, keys marked done.
+        """Make the outcome durable: onward publishes acked, rows committed, keys marked.
 
         Each stage runs once: after a Redis or database failure (raised), calling again resumes
-        where it stopped, without publishing or writing twice. Returns the messages whose publish
-        failed (not durable: their offsets must not be committed).
+        where it stopped, without publishing or writing twice. Returns the unfinished messages.
         """
         if outcome.pending is None:
             outcome.pending = [
                 _Pending(msg, self._republisher.dead_letter(msg, f, attempts=1), None)
                 for msg, f in outcome.poison
             ]
-            outcome.rows = []
             for run in outcome.runs:
                 status, publish = self._disposition(run)
                 row = event_row(run, status)
@@ -112,25 +120,25 @@ class BatchProcessor:
                     outcome.rows.append(row)
                 else:
                     outcome.pending.append(_Pending(run.msg, publish, row))
-            outcome.unfinished = self._await_publishes(outcome.pending, outcome.rows)
+            outcome.unfinished = self._await_publishes(outcome.pending, outcome.rows) + outcome.blocked
         if not outcome.rows_written:
             self._eventlog.write(outcome.rows)
             outcome.rows_written = True
             for row in outcome.rows:
                 metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
-        if not outcome.marked_done:
-            succeeded = {
-                r["idempotency_key"]: r["job_id"]
-                for r in outcome.rows
-                if r["status"] == EventStatus.SUCCEEDED
-            }
-            self._dedup.mark_done(succeeded)
-            outcome.marked_done = True
+        if not outcome.marked:
+            done = {EventStatus.SUCCEEDED, EventStatus.SKIPPED_DUPLICATE}
+            self._dedup.mark_done(
+                {r["idempotency_key"]: r["job_id"] for r in outcome.rows if r["status"] in done}
+            )
+            self._dedup.release(r["idempotency_key"] for r in outcome.rows if r["status"] not in done)
+            outcome.marked = True
+            failpoints.reached("after_done_mark")
         return outcome.unfinished
 
     @staticmethod
-    def _decode(messages: list[Message]) -> tuple[dict[bytes, list[tuple[pb.AutomationJob, Message]]], list]:
-        groups: dict[bytes, list[tuple[pb.AutomationJob, Message]]] = defaultdict(list)
+    def _decode(messages: list[Message]) -> tuple[dict[bytes, list[_Item]], list[tuple[Message, Failure]]]:
+        groups: dict[bytes, list[_Item]] = defaultdict(list)
         poison: list[tuple[Message, Failure]] = []
         for msg in messages:
             try:
@@ -148,19 +156,44 @@ class BatchProcessor:
             groups[msg.key() or b""].append((job, msg))
         return groups, poison
 
-    def _run_group(self, items: list[tuple[pb.AutomationJob, Message]], done: set[str]) -> list[JobRun]:
-        """Run one booking's jobs in order; a key that succeeds here is done for the rest of the group."""
+    def _run_group(
+        self,
+        items: list[_Item],
+        holders: dict[str, Entry | None],
+        succeeded: set[str],
+        blocked: list[Message],
+    ) -> list[JobRun]:
+        """Run one booking's jobs in order. A job already delivered is skipped (or, if only its row is
+        missing, recorded as the success it was); a job whose key another worker holds is blocked."""
         runs = []
-        seen = set(done)
+        seen = set(succeeded)
         for job, msg in items:
-            if job.idempotency_key in seen:
+            key = job.idempotency_key
+            holder = holders.get(key)
+            if key in seen or (holder is not None and holder.state == "done"):
                 runs.append(self._runner.skipped(job, msg))
-                continue
-            run = self._runner.run(job, msg)
-            if run.failure is None:
-                seen.add(job.idempotency_key)
-            runs.append(run)
+            elif holder is not None and holder.state == "sent":
+                runs.append(self._runner.recovered(job, msg, holder.outputs))
+                seen.add(key)
+            elif holder is not None:  # another worker's lease: it may still be running this job
+                blocked.append(msg)
+            else:
+                run = self._runner.run(job, msg)
+                if run.failure is None:
+                    seen.add(key)
+                    self._record_delivery(run)
+                runs.append(run)
         return runs
+
+    def _record_delivery(self, run: JobRun) -> None:
+        failpoints.reached("after_send")
+        try:
+            self._dedup.mark_sent(run.job.idempotency_key, run.job.job_id, run.outputs or {})
+        except redis.RedisError:
+            # The row commit (and the database's one-success guard) still records it; if Redis stays
+            # down, persist() fails and the batch waits for it.
+            log.warning("could not record a delivery in Redis", extra={"job_id": run.job.job_id})
+        failpoints.reached("after_sent_mark")
 
     def _disposition(self, run: JobRun) -> tuple[str, Future | None]:
         """The run's EventLog status, and the publish (if any) that makes it durable."""

@@ -51,3 +51,6 @@ OUTAGE_PAUSED_SECONDS = Counter(
 READY = Gauge(
     "automation_executor_ready", "1 when the executor takes work, 0 while paused for an outage or draining"
 )
+CONSUMER_LAG = Gauge(
+    "automation_consumer_lag", "Messages behind the end of each owned partition", ["topic", "partition"]
+)

@@ -66,6 +66,11 @@ class JobRunner:
         """The run of a job whose idempotency key already succeeded."""
         return JobRun(job, msg, datetime.now(UTC), skipped=True)
 
+    @staticmethod
+    def recovered(job: pb.AutomationJob, msg: Message, outputs: dict[str, Any] | None) -> JobRun:
+        """A job delivered before a crash whose success row never committed: its success, not re-sent."""
+        return JobRun(job, msg, datetime.now(UTC), outputs={**(outputs or {}), "recovered": True})
+
 
 def event_row(run: JobRun, status: str) -> dict[str, Any]:
     """The EventLog row of ``run`` ending in ``status``."""

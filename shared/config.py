@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     batch_wait_s: float = Field(default=0.05, gt=0)
     executor_concurrency: int = Field(default=5, ge=1)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    # A job's lease on its idempotency key while it runs; must outlast the longest batch. A crashed
+    # worker's jobs can run elsewhere once their leases expire.
+    dedup_lease_s: float = Field(default=120.0, gt=0)
+    # SIGTERM: stop fetching and finish the batch in hand within this time (keep it below the pod's
+    # terminationGracePeriodSeconds), then commit and leave the group; past it the process exits anyway.
+    drain_grace_s: float = Field(default=25.0, gt=0)
+    # Fault injection, tests only: crash the executor at a named point (shared/failpoints.py).
+    failpoint: str | None = None
 
     # Retries (JSON): the default policy, per-type overrides by type name, and the retry topic tiers
     retry_policy: RetryPolicy = RetryPolicy()

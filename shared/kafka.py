@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -116,7 +116,9 @@ class JobProducer:
         return remaining
 
 
-def make_consumer(config: dict[str, Any]) -> Consumer:
+def make_consumer(config: dict[str, Any], stats_cb: Callable[[str], None] | None = None) -> Consumer:
+    if stats_cb is not None:
+        config = {**config, "stats_cb": stats_cb}
     return Consumer(config, logger=log)
 
 

@@ -1,8 +1,10 @@
-"""executor_service.dedup.DedupTable against a real Redis."""
+"""DedupTable against a real Redis: leases, sent/done markers, release, expiry, outages."""
 
 from __future__ import annotations
 
+import json
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -10,10 +12,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from executor_service.dedup import DedupTable
+from executor_service.dedup import DedupTable, Entry
 from shared.constants import DEDUP_KEY_PREFIX
 
 TTL_S = 600
+LEASE_S = 30.0
 
 
 @pytest.fixture
@@ -22,54 +25,69 @@ def client(redis_db_url: str) -> Iterator[redis.Redis]:
         yield c
 
 
+def table(client: redis.Redis, worker: str = "w1", lease_s: float = LEASE_S) -> DedupTable:
+    return DedupTable(client, worker=worker, lease_s=lease_s, ttl_s=TTL_S)
+
+
+def test_claim_takes_a_lease_on_fresh_keys(client):
+    assert table(client).claim(["k1", "k2", "k1"]) == {"k1": None, "k2": None}
+    raw = json.loads(client.get(DEDUP_KEY_PREFIX + "k1"))
+    assert raw == {"state": "lease", "job_id": "", "worker": "w1"}
+    assert LEASE_S * 1000 - 2000 <= client.pttl(DEDUP_KEY_PREFIX + "k1") <= LEASE_S * 1000
+
+
+def test_another_workers_lease_blocks_and_our_own_does_not(client):
+    table(client, "w1").claim(["k"])
+    assert table(client, "w1").claim(["k"]) == {"k": None}  # e.g. a rewound message of ours
+    holder = table(client, "w2").claim(["k"])["k"]
+    assert holder == Entry("lease", "", "w1")
+
+
+def test_a_crashed_workers_lease_expires(client):
+    table(client, "w1", lease_s=0.2).claim(["k"])
+    assert table(client, "w2").claim(["k"])["k"] is not None
+    deadline = time.monotonic() + 2
+    while table(client, "w2").claim(["k"])["k"] is not None:
+        assert time.monotonic() < deadline, "lease never expired"
+        time.sleep(0.05)
+
+
+def test_sent_then_done_markers_are_returned_to_claimers(client):
+    t = table(client)
+    t.claim(["k"])
+    t.mark_sent("k", "job-1", {"body": "hi"})
+    assert table(client, "w2").claim(["k"])["k"] == Entry("sent", "job-1", outputs={"body": "hi"})
+    t.mark_done({"k": "job-1"})
+    assert table(client, "w2").claim(["k"])["k"] == Entry("done", "job-1")
+    assert table(client, "w1").claim(["k"])["k"] == Entry("done", "job-1"), (
+        "done is done, even for its worker"
+    )
+    assert TTL_S - 5 <= client.ttl(DEDUP_KEY_PREFIX + "k") <= TTL_S
+    assert t.done_keys(["k", "other"]) == {"k"}
+
+
+def test_release_drops_only_our_lease(client):
+    table(client, "w1").claim(["mine", "done"])
+    table(client, "w2").claim(["theirs"])
+    table(client, "w1").mark_done({"done": "job-1"})
+    table(client, "w1").release(["mine", "theirs", "done", "absent"])
+    assert client.get(DEDUP_KEY_PREFIX + "mine") is None
+    assert json.loads(client.get(DEDUP_KEY_PREFIX + "theirs"))["worker"] == "w2"
+    assert json.loads(client.get(DEDUP_KEY_PREFIX + "done"))["state"] == "done"
+
+
+def test_keys_are_namespaced(client):
+    client.set("k1", "not a dedup entry")
+    assert table(client).claim(["k1"]) == {"k1": None}
+
+
+def test_an_old_plain_marker_reads_as_done(client):
+    client.set(DEDUP_KEY_PREFIX + "k", "job-7")
+    assert table(client).claim(["k"])["k"] == Entry("done", "job-7")
+
+
 @pytest.fixture
-def table(client: redis.Redis) -> DedupTable:
-    return DedupTable(client, ttl_s=TTL_S)
-
-
-def test_unknown_keys_are_not_done(table: DedupTable) -> None:
-    assert table.done_keys(["k1", "k2", "k3"]) == set()
-
-
-def test_mark_done_then_done_keys_returns_exactly_those(table: DedupTable, client: redis.Redis) -> None:
-    table.mark_done({"k1": "job-1", "k2": "job-2"})
-    assert table.done_keys(["k1", "k2", "k3"]) == {"k1", "k2"}
-    assert table.done_keys(["k3"]) == set()
-    assert client.get(DEDUP_KEY_PREFIX + "k1") == b"job-1"
-    assert client.get(DEDUP_KEY_PREFIX + "k2") == b"job-2"
-    assert client.exists(DEDUP_KEY_PREFIX + "k3") == 0
-
-
-def test_marks_expire_after_ttl_s(table: DedupTable, client: redis.Redis) -> None:
-    table.mark_done({"k1": "job-1", "k2": "job-2"})
-    for key in ("k1", "k2"):
-        assert TTL_S - 5 <= client.ttl(DEDUP_KEY_PREFIX + key) <= TTL_S
-
-
-def test_marking_again_overwrites_and_refreshes(client: redis.Redis) -> None:
-    DedupTable(client, ttl_s=5).mark_done({"k1": "job-1"})
-    DedupTable(client, ttl_s=TTL_S).mark_done({"k1": "job-9"})
-    assert client.get(DEDUP_KEY_PREFIX + "k1") == b"job-9"
-    assert client.ttl(DEDUP_KEY_PREFIX + "k1") > 5
-
-
-def test_duplicate_keys_in_input_are_fine(table: DedupTable) -> None:
-    table.mark_done({"k1": "job-1"})
-    assert table.done_keys(["k1", "k1", "k2", "k1", "k2"]) == {"k1"}
-
-
-def test_done_keys_accepts_any_iterable(table: DedupTable) -> None:
-    table.mark_done({"k1": "job-1", "k3": "job-3"})
-    assert table.done_keys(k for k in ["k1", "k2", "k3"]) == {"k1", "k3"}
-
-
-def test_keys_are_namespaced(table: DedupTable, client: redis.Redis) -> None:
-    client.set("k1", "not a dedup mark")
-    assert table.done_keys(["k1"]) == set()
-
-
-@pytest.fixture
-def unreachable_table() -> Iterator[DedupTable]:
+def unreachable() -> Iterator[redis.Redis]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -80,18 +98,12 @@ def unreachable_table() -> Iterator[DedupTable]:
         socket_connect_timeout=0.2,
         retry=Retry(NoBackoff(), 0),
     )
-    try:
-        yield DedupTable(client, ttl_s=TTL_S)
-    finally:
-        client.close()
+    yield client
+    client.close()
 
 
-def test_empty_input_makes_no_round_trip(unreachable_table: DedupTable) -> None:
-    assert unreachable_table.done_keys([]) == set()
-    assert unreachable_table.done_keys(iter(())) == set()
-    assert unreachable_table.mark_done({}) is None
-    # ...whereas anything else needs the server, which is not there.
+def test_redis_down_is_an_error_never_not_seen(unreachable):
     with pytest.raises(redis.ConnectionError):
-        unreachable_table.done_keys(["k1"])
-    with pytest.raises(redis.ConnectionError):
-        unreachable_table.mark_done({"k1": "job-1"})
+        table(unreachable).claim(["k"])
+    assert table(unreachable).claim([]) == {}  # nothing to ask: no round trip
+    table(unreachable).mark_done({})

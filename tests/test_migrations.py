@@ -10,17 +10,19 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, pool, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shared.db.migrate import alembic_config, upgrade
 from shared.db.models import Base, EventLog, EventStatus
 
-HEAD = "0001"
+HEAD = "0002"
 INDEXES = {
     "ix_event_log_job_id": ["job_id"],
     "ix_event_log_idempotency_key": ["idempotency_key"],
     "ix_event_log_booking_id": ["booking_id"],
     "ix_event_log_booking_started": ["booking_id", "started_at"],
+    "uq_event_log_succeeded_key": ["idempotency_key"],
 }
 
 
@@ -43,17 +45,17 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def add_row(engine: Engine, job_id: str) -> None:
+def add_row(engine: Engine, job_id: str, key: str | None = None, status: str = EventStatus.SUCCEEDED) -> None:
     now = datetime.now(UTC)
     with Session(engine) as session, session.begin():
         session.add(
             EventLog(
                 job_id=job_id,
-                idempotency_key=f"bookingConfirmation:client:bk-1:{job_id}",
+                idempotency_key=key or f"bookingConfirmation:client:bk-1:{job_id}",
                 automation_type="bookingConfirmation",
                 recipient="client",
                 booking_id="bk-1",
-                status=EventStatus.SUCCEEDED,
+                status=status,
                 attempt=1,
                 inputs={"booking": {"id": "bk-1"}},
                 outputs={"channel_response": {"channel": "log"}},
@@ -118,3 +120,13 @@ def test_upgrade_is_idempotent(database_url: str, engine: Engine) -> None:
     assert current_revision(engine) == HEAD
     assert job_ids(engine) == ["job-1"], "a second upgrade keeps the data"
     assert {i["name"] for i in inspect(engine).get_indexes("event_log")} == set(INDEXES)
+
+
+def test_database_refuses_a_second_success_for_one_key(database_url: str, engine: Engine) -> None:
+    upgrade(database_url)
+    add_row(engine, "job-1", key="k")
+    add_row(engine, "job-2", key="k", status=EventStatus.SKIPPED_DUPLICATE)  # other statuses may repeat
+    add_row(engine, "job-3", key="k", status=EventStatus.RETRY_SCHEDULED)
+    with pytest.raises(IntegrityError):
+        add_row(engine, "job-4", key="k")
+    assert job_ids(engine) == ["job-1", "job-2", "job-3"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -46,4 +46,14 @@ class EventLog(Base):
     kafka_partition: Mapped[int] = mapped_column(Integer)
     kafka_offset: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_event_log_booking_started", "booking_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_event_log_booking_started", "booking_id", "started_at"),
+        # The database's guard: one success per idempotency key (migration 0002).
+        Index(
+            "uq_event_log_succeeded_key",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("status = 'succeeded'"),
+            sqlite_where=text("status = 'succeeded'"),
+        ),
+    )
