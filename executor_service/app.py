@@ -25,8 +25,9 @@ _PUBLISH_DELIVERY_TIMEOUT_MS = 10_000
 _STATS_INTERVAL_MS = 5_000
 
 
-def build_loop(settings: Settings) -> ConsumeLoop:
-    """Build (without connecting) the consume loop the executor runs."""
+def build_loop(settings: Settings, *, producer: JobProducer | None = None) -> ConsumeLoop:
+    """Build (without connecting) the consume loop the executor runs; ``producer`` (for retries and
+    dead letters) defaults to one on the same cluster."""
     channel = make_channel(
         settings.default_channel,
         outbox=settings.outbox_file,
@@ -45,7 +46,7 @@ def build_loop(settings: Settings) -> ConsumeLoop:
         ttl_s=settings.dedup_ttl_s,
     )
     eventlog = EventLogWriter(make_session_factory(make_engine(settings.sqlalchemy_url)))
-    producer = JobProducer(
+    producer = producer or JobProducer(
         producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=_PUBLISH_DELIVERY_TIMEOUT_MS)
     )
     republisher = Republisher(producer, jobs_topic=settings.jobs_topic, tiers_s=settings.retry_tiers_s)

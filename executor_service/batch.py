@@ -60,6 +60,7 @@ class BatchOutcome:
     pending: list[_Pending] | None = None  # onward publishes, once started
     rows: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[Message] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)  # keys of runs whose outcome is not durable
     rows_written: bool = False
     marked: bool = False
 
@@ -120,7 +121,9 @@ class BatchProcessor:
                     outcome.rows.append(row)
                 else:
                     outcome.pending.append(_Pending(run.msg, publish, row))
-            outcome.unfinished = self._await_publishes(outcome.pending, outcome.rows) + outcome.blocked
+            failed = self._await_publishes(outcome.pending, outcome.rows)
+            outcome.unfinished = [p.msg for p in failed] + outcome.blocked
+            outcome.released = [p.row["idempotency_key"] for p in failed if p.row is not None]
         if not outcome.rows_written:
             self._eventlog.write(outcome.rows)
             outcome.rows_written = True
@@ -131,7 +134,9 @@ class BatchProcessor:
             self._dedup.mark_done(
                 {r["idempotency_key"]: r["job_id"] for r in outcome.rows if r["status"] in done}
             )
-            self._dedup.release(r["idempotency_key"] for r in outcome.rows if r["status"] not in done)
+            # Failed attempts and not-durable ones give up their leases: whoever consumes them next runs them.
+            not_done = [r["idempotency_key"] for r in outcome.rows if r["status"] not in done]
+            self._dedup.release(not_done + outcome.released)
             outcome.marked = True
             failpoints.reached("after_done_mark")
         return outcome.unfinished
@@ -225,10 +230,10 @@ class BatchProcessor:
         return EventStatus.DEAD_LETTERED, self._republisher.dead_letter(run.msg, failure, run.job.attempt)
 
     @staticmethod
-    def _await_publishes(pending: list[_Pending], rows: list[dict[str, Any]]) -> list[Message]:
-        """Wait for the onward publishes; acked ones add their row, failed ones are unfinished."""
+    def _await_publishes(pending: list[_Pending], rows: list[dict[str, Any]]) -> list[_Pending]:
+        """Wait for the onward publishes; acked ones add their row; the failed ones are returned."""
         wait([p.future for p in pending], timeout=_PUBLISH_TIMEOUT_S)
-        unfinished = []
+        failed = []
         for p in pending:
             if p.future.done() and p.future.exception() is None:
                 if p.row is not None:
@@ -238,8 +243,8 @@ class BatchProcessor:
                     "onward publish failed; the message will be consumed again",
                     extra={"topic": p.msg.topic(), "partition": p.msg.partition(), "offset": p.msg.offset()},
                 )
-                unfinished.append(p.msg)
-        return unfinished
+                failed.append(p)
+        return failed
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

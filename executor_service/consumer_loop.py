@@ -181,21 +181,11 @@ class ConsumeLoop:
         return stop.is_set()
 
     def _store_offsets(self, batch: list[Message], unfinished: list[Message]) -> None:
-        lowest_unfinished: dict[_TP, int] = {}
-        for m in unfinished:
-            tp = (m.topic(), m.partition())
-            lowest_unfinished[tp] = min(lowest_unfinished.get(tp, m.offset()), m.offset())
-        next_offsets: dict[_TP, int] = {}
-        for m in batch:
-            tp = (m.topic(), m.partition())
-            next_offsets[tp] = max(next_offsets.get(tp, 0), m.offset() + 1)
-        for tp, offset in lowest_unfinished.items():
-            next_offsets[tp] = offset
+        offsets, rewind = offsets_to_store(_positions(batch), _positions(unfinished))
+        for tp, offset in rewind.items():
             self._pause_until(tp, offset, _UNFINISHED_BACKOFF_S)  # consume it again shortly
         try:
-            self._consumer.store_offsets(
-                offsets=[TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
-            )
+            self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()])
         except KafkaException as exc:  # a partition revoked meanwhile: its new owner redelivers, dedup skips
             log.warning("could not store offsets", extra={"error": str(exc)})
 
@@ -228,3 +218,25 @@ class ConsumeLoop:
         if err.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error", extra={"error": err.str()})
         return True
+
+
+def _positions(messages: list[Message]) -> list[tuple[str, int, int]]:
+    return [(m.topic(), m.partition(), m.offset()) for m in messages]
+
+
+def offsets_to_store(
+    batch: list[tuple[str, int, int]], unfinished: list[tuple[str, int, int]]
+) -> tuple[dict[_TP, int], dict[_TP, int]]:
+    """Offsets to store per partition, and the partitions to rewind (to their lowest unfinished offset).
+
+    A partition's stored offset is past its last message, unless a message of it is unfinished: then it
+    stops at the lowest unfinished one, so the committed offset never passes work that is not durable.
+    """
+    offsets: dict[_TP, int] = {}
+    for topic, partition, offset in batch:
+        offsets[(topic, partition)] = max(offsets.get((topic, partition), 0), offset + 1)
+    rewind: dict[_TP, int] = {}
+    for topic, partition, offset in unfinished:
+        rewind[(topic, partition)] = min(rewind.get((topic, partition), offset), offset)
+    offsets.update(rewind)
+    return offsets, rewind

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from devtools.sample import sample_request
 from shared.codec import decode_job, encode_job
+from shared.embedded import free_port
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.topics import dead_letter_topic
@@ -171,3 +172,21 @@ def test_one_poison_pill_among_1000_jobs(settings, http_receiver):
     assert len({r.body["job_id"] for r in http_receiver.requests}) == 999 == len(http_receiver.requests)
     assert dead.value() == jobs[500]
     assert dict(dead.headers())["error-class"] == b"poison"
+
+
+def test_failed_onward_publish_keeps_the_offset_and_loses_nothing(settings, http_receiver):
+    """The retry topic cannot be written (its broker is gone): the source offset is not committed and
+    the job is consumed again; once publishing works, it retries and succeeds."""
+    http_receiver.respond_with([500])
+    job = make_job()
+    produce_jobs(settings, [job])
+    dead_broker = JobProducer(producer_config(f"127.0.0.1:{free_port()}", delivery_timeout_ms=1000))
+    with running_executor(settings, producer=dead_broker):
+        http_receiver.wait_for(3, timeout_s=30)  # consumed again and again: never moved past
+    assert eventlog_rows(settings.sqlalchemy_url, job_id=job.job_id) == [], "no row for a non-durable outcome"
+    assert committed_lag(settings) == 1, "the offset was not committed past the job"
+
+    http_receiver.respond_with([200])
+    with running_executor(settings):
+        rows = rows_ending_in(settings, job, "succeeded")
+    assert [r.status for r in rows] == ["succeeded"]

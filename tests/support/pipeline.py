@@ -35,9 +35,9 @@ def running_trigger(settings: Settings):
 
 
 @contextmanager
-def running_executor(settings: Settings, *, assigned_timeout_s: float = 20.0):
+def running_executor(settings: Settings, *, assigned_timeout_s: float = 20.0, **build_args: Any):
     """Run the executor's consume loop in a thread until the block exits (then stop it cleanly)."""
-    loop = build_loop(settings)
+    loop = build_loop(settings, **build_args)
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,), name="executor", daemon=True)
     thread.start()

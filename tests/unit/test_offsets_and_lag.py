@@ -1,0 +1,48 @@
+"""Which offsets the executor stores, and the lag metric read from librdkafka statistics."""
+
+from __future__ import annotations
+
+import json
+
+from prometheus_client import REGISTRY
+
+from executor_service.consumer_loop import offsets_to_store
+from executor_service.lag import record_consumer_lag
+
+
+def test_offsets_go_past_a_fully_durable_batch():
+    batch = [("jobs", 0, 10), ("jobs", 0, 11), ("jobs", 1, 4), ("jobs.retry.2s", 0, 7)]
+    offsets, rewind = offsets_to_store(batch, [])
+    assert offsets == {("jobs", 0): 12, ("jobs", 1): 5, ("jobs.retry.2s", 0): 8}
+    assert rewind == {}
+
+
+def test_offsets_never_pass_the_lowest_unfinished_message():
+    batch = [("jobs", 0, o) for o in range(10, 20)] + [("jobs", 1, 4)]
+    offsets, rewind = offsets_to_store(batch, [("jobs", 0, 15), ("jobs", 0, 12), ("jobs", 0, 18)])
+    assert offsets == {("jobs", 0): 12, ("jobs", 1): 5}
+    assert rewind == {("jobs", 0): 12}
+
+
+def _lag(topic: str, partition: str) -> float | None:
+    return REGISTRY.get_sample_value("automation_consumer_lag", {"topic": topic, "partition": partition})
+
+
+def test_lag_per_owned_partition_from_statistics():
+    stats = {
+        "topics": {
+            "lagtest.jobs": {
+                "partitions": {
+                    "0": {"consumer_lag": 42},
+                    "1": {"consumer_lag": 0},
+                    "2": {"consumer_lag": -1},  # not owned by this consumer
+                    "-1": {"consumer_lag": -1},  # librdkafka's internal UA partition
+                }
+            }
+        }
+    }
+    record_consumer_lag(json.dumps(stats))
+    assert _lag("lagtest.jobs", "0") == 42 and _lag("lagtest.jobs", "1") == 0
+    assert _lag("lagtest.jobs", "2") is None and _lag("lagtest.jobs", "-1") is None
+    record_consumer_lag("not json")  # ignored, not raised
+    assert _lag("lagtest.jobs", "0") == 42
