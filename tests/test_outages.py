@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy import create_engine, make_url, text
 
 from shared.embedded import start_valkey
+from tests.support.jobs import make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, running_executor, wait_until
-from tests.test_retries import make_job, produce_jobs
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 OUTAGE_S = 5.0

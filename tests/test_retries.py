@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
-from devtools.sample import sample_request
-from shared.codec import decode_job, encode_job
+from shared.codec import decode_job
 from shared.embedded import free_port
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.topics import dead_letter_topic
-from tests.support.kafka_tools import end_offsets
+from tests.support.jobs import committed_lag, make_job, produce_jobs, read_all
 from tests.support.pipeline import eventlog_rows, running_executor, wait_until
 
 pytestmark = [
@@ -24,27 +21,6 @@ pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]
 TRACEPARENT = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-def produce_jobs(settings, jobs: list[pb.AutomationJob | bytes], headers=()) -> None:
-    producer = JobProducer(producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=10000))
-    futures = []
-    for job in jobs:
-        if isinstance(job, bytes):  # a poison pill
-            futures.append(producer.produce(settings.jobs_topic, b"poison", job, []))
-        else:
-            key, value, hdrs = encode_job(job)
-            futures.append(producer.produce(settings.jobs_topic, key, value, hdrs + list(headers)))
-    for f in futures:
-        f.result(timeout=20)
-    producer.close(5)
-
-
-def make_job(booking: str | None = None) -> pb.AutomationJob:
-    request = sample_request(booking or f"b-{uuid.uuid4().hex[:10]}")
-    return pb.AutomationJob(
-        job_id=uuid.uuid4().hex, idempotency_key=uuid.uuid4().hex, request=request, attempt=1
-    )
 
 
 def rows_ending_in(settings, job: pb.AutomationJob, status: str) -> list:
@@ -80,23 +56,6 @@ def test_two_failures_then_success_retries_after_2s_and_4s(settings, http_receiv
         settings.jobs_topic + ".retry.2s",
         settings.jobs_topic + ".retry.4s",
     }
-
-
-def read_all(bootstrap: str, topic: str, count: int, timeout_s: float = 20):
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex, "enable.auto.commit": False}
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        out, deadline = [], time.monotonic() + timeout_s
-        while len(out) < count and time.monotonic() < deadline:
-            m = consumer.poll(0.1)
-            if m is not None and not m.error():
-                out.append(m)
-        return out
-    finally:
-        consumer.close()
 
 
 def test_always_500_dead_letters_after_three_attempts_with_headers(settings, http_receiver):
@@ -143,20 +102,6 @@ def test_http_400_dead_letters_without_retry(settings, http_receiver):
     headers = dict(dead.headers())
     assert (headers["attempts"], headers["error-class"]) == (b"1", b"http_4xx")
     assert rows[0].error.endswith("HTTP 400")
-
-
-def committed_lag(settings) -> int:
-    """Messages of the jobs topic past the group's committed offsets."""
-    topic = settings.jobs_topic
-    ends = end_offsets(settings.kafka_bootstrap_servers, topic)
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": settings.consumer_group}
-    )
-    try:
-        committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
-        return sum(ends[tp.partition] - max(tp.offset, 0) for tp in committed)
-    finally:
-        consumer.close()
 
 
 def test_one_poison_pill_among_1000_jobs(settings, http_receiver):
