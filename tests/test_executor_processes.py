@@ -4,10 +4,15 @@ idempotency key; the repeats at the receiver are bounded by the jobs in flight a
 
 from __future__ import annotations
 
+import signal
+import time
+import urllib.error
+import urllib.request
 from collections import defaultdict
 
 import pytest
 
+from executor_service.main import DRAIN_TIMEOUT_EXIT_CODE
 from shared.failpoints import FAILPOINT_EXIT_CODE
 from tests.support.jobs import committed_lag, make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, wait_until
@@ -148,6 +153,31 @@ def test_sigterm_drains_within_grace_and_restart_redelivers_nothing_done(setting
     assert assert_exactly_once(settings, http_receiver, jobs) == 0
     skipped = eventlog_rows(settings.sqlalchemy_url, status="skipped_duplicate")
     assert not skipped, f"{len(skipped)} jobs done before SIGTERM were redelivered (offsets not committed)"
+
+
+@SQLITE_ONLY
+def test_readiness_drops_at_sigterm_and_the_grace_period_bounds_the_drain(settings, http_receiver, spawn):
+    """A slow receiver makes the drain long: readiness is false while it runs, and past drain_grace_s the
+    process exits anyway (what it did not commit is redelivered to the next worker)."""
+    http_receiver.delay_s = 0.5
+    jobs = [make_job(f"b-{i}") for i in range(200)]
+    produce_jobs(settings, jobs)
+    executor = spawn(batch_max_messages=100, drain_grace_s=2)
+    executor.wait_ready()
+    wait_seen(http_receiver, 5)
+    executor.proc.send_signal(signal.SIGTERM)
+    sent_at = time.monotonic()
+    time.sleep(0.3)
+    with pytest.raises(urllib.error.HTTPError) as not_ready:
+        urllib.request.urlopen(executor.metrics_url + "/readyz", timeout=2)
+    assert not_ready.value.code == 503
+    assert executor.wait_exit(10) == DRAIN_TIMEOUT_EXIT_CODE, executor.log_tail()
+    assert time.monotonic() - sent_at < 2 + 1.5, "exits once the grace period is over"
+
+    http_receiver.delay_s = 0.0
+    spawn()
+    wait_all_succeeded(settings, jobs)
+    assert_exactly_once(settings, http_receiver, jobs)
 
 
 @pytest.mark.timeout(180)

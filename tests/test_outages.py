@@ -101,3 +101,20 @@ def test_redis_stopped_for_5s_then_back_empty(settings, http_receiver, tmp_path)
         server.stop()
     assert False in readiness, "readiness must be false during the outage"
     assert_each_sent_once(http_receiver, before + during + more, settings.sqlalchemy_url)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_flushed_redis_cannot_cause_a_second_send(settings, http_receiver, redis_db_url):
+    """Redis loses everything, then every job is redelivered: the database's record of each success
+    stops a second send, and the guard keeps one succeeded row per key."""
+    jobs = [make_job(f"b-{i % 5}") for i in range(30)]
+    produce_jobs(settings, jobs)
+    with running_executor(settings):
+        wait_until(lambda: len(eventlog_rows(settings.sqlalchemy_url)) == 30, timeout_s=30, what="30 rows")
+    redis.Redis.from_url(redis_db_url).flushdb()
+    again = settings.model_copy(update={"consumer_group": settings.consumer_group + "-again"})
+    with running_executor(again):  # a new group: everything is delivered again
+        wait_until(lambda: len(eventlog_rows(settings.sqlalchemy_url)) == 60, timeout_s=30, what="60 rows")
+    assert_each_sent_once(http_receiver, jobs, settings.sqlalchemy_url)
+    statuses = sorted(r.status for r in eventlog_rows(settings.sqlalchemy_url))
+    assert statuses == ["skipped_duplicate"] * 30 + ["succeeded"] * 30

@@ -58,6 +58,21 @@ def test_two_failures_then_success_retries_after_2s_and_4s(settings, http_receiv
     }
 
 
+def test_the_main_topic_keeps_flowing_while_a_retry_waits(settings, http_receiver):
+    http_receiver.respond_with([500, 200])  # the first request fails, every later one succeeds
+    waiting = make_job()
+    produce_jobs(settings, [waiting])
+    with running_executor(settings):
+        http_receiver.wait_for(1, timeout_s=20)
+        others = [make_job(f"b-other-{i}") for i in range(20)] + [make_job(waiting.request.booking.id)]
+        produce_jobs(settings, others)
+        rows_ending_in(settings, waiting, "succeeded")
+    order = [r.body["job_id"] for r in http_receiver.requests]
+    retried_at = order.index(waiting.job_id, 1)
+    assert set(order[1:retried_at]) == {j.job_id for j in others}, "all others went out before the retry"
+    assert len(order) == 1 + len(others) + 1, "one failure, each other job once, one successful retry"
+
+
 def test_always_500_dead_letters_after_three_attempts_with_headers(settings, http_receiver):
     http_receiver.respond_with([500])
     job = make_job()

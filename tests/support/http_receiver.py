@@ -34,6 +34,7 @@ class HttpReceiver:
         self._lock = threading.Condition()
         self._requests: list[ReceivedRequest] = []
         self._script: deque[int] = deque([200])
+        self.delay_s = 0.0  # answer each request this much later (a slow receiver)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         host, port = self._server.server_address[:2]
@@ -53,6 +54,7 @@ class HttpReceiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server naming
                 raw = self._read_body()
                 status = receiver._record(self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
+                time.sleep(receiver.delay_s)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
