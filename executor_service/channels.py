@@ -2,6 +2,7 @@
 
 - ``log``: appends the message as a JSON line to an outbox file (the embedded default).
 - ``webhook``: HTTP POST of JSON to a configured URL, with a timeout and an Idempotency-Key header.
+- ``null``: sends nothing and counts what it was given (benchmarks).
 """
 
 from __future__ import annotations
@@ -60,6 +61,21 @@ class LogChannel:
         return {"channel": self.name, "outbox": str(self._outbox)}
 
 
+class NullChannel:
+    """Delivers nothing; counts messages so benchmarks measure the pipeline, not a receiver."""
+
+    name = "null"
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self._lock = threading.Lock()
+
+    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+        with self._lock:
+            self.sent += 1
+        return {"channel": self.name}
+
+
 class WebhookChannel:
     name = "webhook"
 
@@ -104,4 +120,6 @@ def make_channel(name: str, *, outbox: Path, webhook_url: str | None, webhook_ti
         if not webhook_url:
             raise ValueError("the webhook channel needs AUTOMATION_WEBHOOK_URL")
         return WebhookChannel(webhook_url, webhook_timeout_s)
+    if name == "null":
+        return NullChannel()
     return LogChannel(outbox)

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     retry_tiers_s: list[int] = Field(default=list(constants.RETRY_TIERS_S), min_length=1)
 
     # Channels
-    default_channel: str = Field(default="log", pattern="^(log|webhook)$")
+    default_channel: str = Field(default="log", pattern="^(log|webhook|null)$")
     outbox_path: Path | None = None  # log channel; default var_dir/outbox.jsonl
     webhook_url: str | None = None
     webhook_timeout_s: float = Field(default=5.0, gt=0)

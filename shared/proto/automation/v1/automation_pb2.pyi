@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -148,6 +149,26 @@ class EnqueueAutomationResponse(_message.Message):
     partition: int
     offset: int
     def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., duplicate: _Optional[bool] = ..., topic: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class EnqueueAutomationsRequest(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[EnqueueAutomationRequest]
+    def __init__(self, requests: _Optional[_Iterable[_Union[EnqueueAutomationRequest, _Mapping]]] = ...) -> None: ...
+
+class EnqueueItemResult(_message.Message):
+    __slots__ = ("accepted", "error")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    accepted: EnqueueAutomationResponse
+    error: _status_pb2.Status
+    def __init__(self, accepted: _Optional[_Union[EnqueueAutomationResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class EnqueueAutomationsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[EnqueueItemResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[EnqueueItemResult, _Mapping]]] = ...) -> None: ...
 
 class AutomationJob(_message.Message):
     __slots__ = ("job_id", "idempotency_key", "request", "attempt", "enqueued_at")

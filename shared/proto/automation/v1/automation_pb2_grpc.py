@@ -39,6 +39,11 @@ class AutomationServiceStub:
                 request_serializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationRequest.SerializeToString,
                 response_deserializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationResponse.FromString,
                 _registered_method=True)
+        self.EnqueueAutomations = channel.unary_unary(
+                '/automation.v1.AutomationService/EnqueueAutomations',
+                request_serializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationsRequest.SerializeToString,
+                response_deserializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationsResponse.FromString,
+                _registered_method=True)
 
 
 class AutomationServiceServicer:
@@ -52,6 +57,16 @@ class AutomationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EnqueueAutomations(self, request, context):
+        """Enqueues up to 500 requests at once with a result per item; one bad item never sinks
+        the others. An `accepted` result means the broker acknowledged that item's job. The call
+        fails as a whole only when it is malformed (too many items: INVALID_ARGUMENT) or when the
+        idempotency store is unreachable (UNAVAILABLE; nothing was written).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AutomationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +74,11 @@ def add_AutomationServiceServicer_to_server(servicer, server):
                     servicer.EnqueueAutomation,
                     request_deserializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationRequest.FromString,
                     response_serializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationResponse.SerializeToString,
+            ),
+            'EnqueueAutomations': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnqueueAutomations,
+                    request_deserializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationsRequest.FromString,
+                    response_serializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,6 +108,33 @@ class AutomationService:
             '/automation.v1.AutomationService/EnqueueAutomation',
             automation_dot_v1_dot_automation__pb2.EnqueueAutomationRequest.SerializeToString,
             automation_dot_v1_dot_automation__pb2.EnqueueAutomationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnqueueAutomations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/automation.v1.AutomationService/EnqueueAutomations',
+            automation_dot_v1_dot_automation__pb2.EnqueueAutomationsRequest.SerializeToString,
+            automation_dot_v1_dot_automation__pb2.EnqueueAutomationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
