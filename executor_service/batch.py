@@ -2,7 +2,8 @@
 
 ``run()``: 1 decode (undecodable → dead-letter topic); 2 lease every key (dedup.py) and ask the
 database which keys already succeeded (its guard outlives a flushed Redis); 3 run jobs concurrently
-across bookings, in offset order within one, recording each delivery in Redis right after it.
+across bookings, in offset order within one, recording each delivery in Redis right after it
+(sent_marks.py: pipelined in the background, awaited before the batch ends).
 ``persist()``: 4 publish failures onward (retry tier or dead-letter topic) and wait for the acks;
 5 commit the EventLog rows in one transaction; 6 mark succeeded keys done, release failed ones' leases.
 
@@ -13,13 +14,13 @@ publish failed, are returned as unfinished; the caller must not commit offsets p
 from __future__ import annotations
 
 import logging
+import queue
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from confluent_kafka import Message
 
 from executor_service import metrics
@@ -28,6 +29,7 @@ from executor_service.eventlog import EventLogWriter
 from executor_service.failures import Failure, classify
 from executor_service.republish import Republisher
 from executor_service.runner import JobRun, JobRunner, event_row
+from executor_service.sent_marks import SentRecorder
 from shared import failpoints
 from shared.codec import decode_job
 from shared.db.models import EventStatus
@@ -81,6 +83,9 @@ class BatchProcessor:
         self._eventlog = eventlog
         self._republisher = republisher
         self._policy_for = policy_for
+        # At most `concurrency` deliveries are ever unrecorded: what one crash can repeat.
+        self._sent = SentRecorder(dedup, max_unrecorded=concurrency)
+        self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
 
     def run(self, messages: list[Message]) -> BatchOutcome:
@@ -94,13 +99,26 @@ class BatchProcessor:
         holders = self._dedup.claim(keys)
         succeeded = self._eventlog.succeeded_keys(keys)
         blocked: list[Message] = []
-        runs = [
-            run
-            for group in self._pool.map(
-                lambda g: self._run_group(g, holders, succeeded, blocked), groups.values()
-            )
-            for run in group
-        ]
+        marks: list[Future] = []
+        todo: queue.SimpleQueue[tuple[int, list[_Item]]] = queue.SimpleQueue()
+        for i, items in enumerate(groups.values()):
+            todo.put((i, items))
+        done: list[list[JobRun]] = [[] for _ in groups]
+
+        def lane() -> None:  # one of `concurrency` workers, each taking the next booking's jobs
+            lane_marks: list[Future] = []
+            while True:
+                try:
+                    i, items = todo.get_nowait()
+                except queue.Empty:
+                    marks.extend(lane_marks)
+                    return
+                done[i] = self._run_group(items, holders, succeeded, blocked, lane_marks)
+
+        for lane_future in [self._pool.submit(lane) for _ in range(min(self._concurrency, len(groups)))]:
+            lane_future.result()
+        runs = [run for group in done for run in group]
+        wait(marks)  # the deliveries are recorded (or Redis failed: the row commit still records them)
         return BatchOutcome(runs=runs, poison=poison, blocked=blocked)
 
     def persist(self, outcome: BatchOutcome) -> list[Message]:
@@ -167,6 +185,7 @@ class BatchProcessor:
         holders: dict[str, Entry | None],
         succeeded: set[str],
         blocked: list[Message],
+        marks: list[Future],
     ) -> list[JobRun]:
         """Run one booking's jobs in order. A job already delivered is skipped (or, if only its row is
         missing, recorded as the success it was); a job whose key another worker holds is blocked."""
@@ -183,22 +202,19 @@ class BatchProcessor:
             elif holder is not None:  # another worker's lease: it may still be running this job
                 blocked.append(msg)
             else:
+                self._sent.reserve()  # bounds the deliveries not recorded yet (a crash may repeat them)
                 run = self._runner.run(job, msg)
-                if run.failure is None:
+                if run.failure is not None:
+                    self._sent.unreserve()
+                else:
                     seen.add(key)
-                    self._record_delivery(run)
+                    self._record_delivery(run, marks)
                 runs.append(run)
         return runs
 
-    def _record_delivery(self, run: JobRun) -> None:
+    def _record_delivery(self, run: JobRun, marks: list[Future]) -> None:
         failpoints.reached("after_send")
-        try:
-            self._dedup.mark_sent(run.job.idempotency_key, run.job.job_id, run.outputs or {})
-        except redis.RedisError:
-            # The row commit (and the database's one-success guard) still records it; if Redis stays
-            # down, persist() fails and the batch waits for it.
-            log.warning("could not record a delivery in Redis", extra={"job_id": run.job.job_id})
-        failpoints.reached("after_sent_mark")
+        marks.append(self._sent.record(run.job.idempotency_key, run.job.job_id, run.outputs or {}))
 
     def _disposition(self, run: JobRun) -> tuple[str, Future | None]:
         """The run's EventLog status, and the publish (if any) that makes it durable."""
@@ -248,3 +264,4 @@ class BatchProcessor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._sent.close()

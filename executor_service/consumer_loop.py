@@ -63,8 +63,7 @@ class ConsumeLoop:
         try:
             while not stop.is_set():
                 self._resume_due()
-                messages = self._consumer.consume(num_messages=self._batch_max, timeout=self._wait_s())
-                batch = self._hold_back_not_due([m for m in messages if not self._is_error(m)])
+                batch = self._hold_back_not_due([m for m in self._fetch() if not self._is_error(m)])
                 if batch:
                     outcome = self._until_ok(lambda b=batch: self._processor.run(b), stop)
                     if outcome is None:
@@ -80,6 +79,18 @@ class ConsumeLoop:
             self._processor.close()
             self._on_close()
             log.info("consumer closed")
+
+    def _fetch(self) -> list[Message]:
+        """Up to ``batch_max`` messages: whatever is already fetched, else wait (up to the batch wait)
+        for the first one and take what arrived with it. Batches grow with load; a lone message is
+        handled as soon as it arrives, not after a batch-filling timeout."""
+        messages = self._consumer.consume(num_messages=self._batch_max, timeout=0)
+        if messages:
+            return messages
+        first = self._consumer.consume(num_messages=1, timeout=self._wait_s())
+        if not first or self._batch_max == 1:
+            return first
+        return first + self._consumer.consume(num_messages=self._batch_max - 1, timeout=0)
 
     def _wait_s(self) -> float:
         if not self._resume_at:

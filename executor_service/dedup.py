@@ -19,9 +19,38 @@ import redis
 
 from shared.constants import DEDUP_KEY_PREFIX
 
+# Each operation is one script over all the batch's keys: one round trip and one command, where a
+# pipeline would cost a command (and its client-side encoding) per key. The keys of one call must
+# live on one node (plain Redis or Sentinel; on Redis Cluster give the keys a hash tag).
+
+# KEYS: keys; ARGV[1]: our lease value, ARGV[2]: lease ms. Per key: '' if ours now, else its value.
+_CLAIM = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    out[i] = ''
+  else
+    local v = redis.call('GET', key)
+    if v == ARGV[1] then out[i] = '' else out[i] = v or '?' end
+  end
+end
+return out
+"""
+
+# KEYS: keys; ARGV[1..n]: values; ARGV[n+1]: ttl seconds.
+_SET_ALL = """
+local ttl = ARGV[#KEYS + 1]
+for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
+return #KEYS
+"""
+
+# KEYS: keys; ARGV[1]: our lease value. Deletes each key still holding our lease.
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then n = n + redis.call('DEL', key) end
+end
+return n
 """
 
 
@@ -55,13 +84,15 @@ class DedupTable:
         self._worker = worker
         self._lease_ms = max(1, int(lease_s * 1000))
         self._ttl_s = ttl_s
+        self._claim = client.register_script(_CLAIM)
+        self._set_all_script = client.register_script(_SET_ALL)
         self._release = client.register_script(_RELEASE)
 
     def _lease(self) -> str:
         return Entry("lease", "", self._worker).dumps()
 
     def claim(self, keys: Iterable[str]) -> dict[str, Entry | None]:
-        """Take a lease on each key, in two pipelined round trips.
+        """Take a lease on each key (one round trip).
 
         Returns key -> None when the lease is ours (taken now, or held by this worker already), else
         the entry that holds the key (another worker's lease, or a sent/done marker).
@@ -69,42 +100,40 @@ class DedupTable:
         keys = list(dict.fromkeys(keys))
         if not keys:
             return {}
-        pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.set(DEDUP_KEY_PREFIX + key, self._lease(), nx=True, px=self._lease_ms)
-        taken = pipe.execute()
-        held = [key for key, ok in zip(keys, taken, strict=True) if not ok]
-        values = self._redis.mget([DEDUP_KEY_PREFIX + k for k in held]) if held else []
-        result: dict[str, Entry | None] = {key: None for key, ok in zip(keys, taken, strict=True) if ok}
-        for key, raw in zip(held, values, strict=True):
-            entry = Entry.loads(raw) if raw is not None else None  # vanished meanwhile: claim next batch
-            if entry is None:
-                result[key] = Entry("lease", "", "someone")
-            elif entry.state == "lease" and entry.worker == self._worker:
+        held = self._claim(keys=[DEDUP_KEY_PREFIX + k for k in keys], args=[self._lease(), self._lease_ms])
+        result: dict[str, Entry | None] = {}
+        for key, raw in zip(keys, held, strict=True):
+            if not raw:
                 result[key] = None
+            elif raw == b"?":  # vanished between SET and GET: someone just released it; claim next batch
+                result[key] = Entry("lease", "", "someone")
             else:
-                result[key] = entry
+                result[key] = Entry.loads(raw)
         return result
 
     def mark_sent(self, key: str, job_id: str, outputs: dict[str, Any]) -> None:
         """Record a delivery right after it happened (before the EventLog row commits)."""
-        self._redis.set(
-            DEDUP_KEY_PREFIX + key, Entry("sent", job_id, outputs=outputs).dumps(), ex=self._ttl_s
-        )
+        self.mark_sent_many([(key, job_id, outputs)])
+
+    def mark_sent_many(self, sent: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """``mark_sent`` for many (key, job id, outputs), in one round trip."""
+        self._set_all({key: Entry("sent", job_id, outputs=outputs).dumps() for key, job_id, outputs in sent})
 
     def mark_done(self, jobs: Mapping[str, str]) -> None:
-        """Mark each key done by its job id (one pipelined round trip)."""
-        if not jobs:
-            return
-        pipe = self._redis.pipeline(transaction=False)
-        for key, job_id in jobs.items():
-            pipe.set(DEDUP_KEY_PREFIX + key, Entry("done", job_id).dumps(), ex=self._ttl_s)
-        pipe.execute()
+        """Mark each key done by its job id (one round trip)."""
+        self._set_all({key: Entry("done", job_id).dumps() for key, job_id in jobs.items()})
+
+    def _set_all(self, values: Mapping[str, str]) -> None:
+        if values:
+            keys = [DEDUP_KEY_PREFIX + k for k in values]
+            self._set_all_script(keys=keys, args=[*values.values(), self._ttl_s])
 
     def release(self, keys: Iterable[str]) -> None:
-        """Drop our leases on these keys so a later attempt can take them (others' entries stay)."""
-        for key in dict.fromkeys(keys):
-            self._release(keys=[DEDUP_KEY_PREFIX + key], args=[self._lease()])
+        """Drop our leases on these keys so a later attempt can take them (others' entries stay);
+        one round trip."""
+        keys = list(dict.fromkeys(keys))
+        if keys:
+            self._release(keys=[DEDUP_KEY_PREFIX + k for k in keys], args=[self._lease()])
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
         """Keys whose entry is a sent or done marker (for tests and tools)."""

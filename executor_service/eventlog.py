@@ -59,5 +59,7 @@ class EventLogWriter:
         metrics.EVENTLOG_WRITE_DURATION.observe(time.perf_counter() - started)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
+        # Core executemany (multi-row INSERT ... VALUES), not the ORM unit of work: a batch is one
+        # statement per 1,000 rows.
         with self._sessions.begin() as session:
-            session.execute(insert(EventLog), rows)
+            session.connection().execute(insert(EventLog.__table__), rows)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Message
-from google.protobuf.json_format import MessageToDict
 
 from executor_service import metrics
 from executor_service.automations import Contact, render
@@ -18,6 +17,7 @@ from executor_service.channels import Channel
 from executor_service.failures import Failure, classify
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.proto_dict import to_dict
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def event_row(run: JobRun, status: str) -> dict[str, Any]:
         "booking_id": request.booking.id,
         "status": status,
         "attempt": job.attempt,
-        "inputs": MessageToDict(request, preserving_proto_field_name=True),
+        "inputs": to_dict(request),
         "outputs": run.outputs,
         "error": run.failure.message if run.failure else None,
         "started_at": run.started_at,

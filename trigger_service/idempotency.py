@@ -10,6 +10,7 @@ trigger frees itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis
@@ -87,5 +88,42 @@ class IdempotencyStore:
         pending = Record("pending", job_id).dumps()
         try:
             return bool(self._resolve(keys=[self._key(idempotency_key)], args=[pending, new_value, ttl_ms]))
+        except redis.RedisError as exc:
+            raise IdempotencyStoreUnavailable(str(exc)) from exc
+
+    def claim_many(self, jobs: Mapping[str, str]) -> dict[str, Record | None]:
+        """``claim()`` for many keys (key -> job id) in pipelined round trips."""
+        result: dict[str, Record | None] = {}
+        todo = dict(jobs)
+        try:
+            while todo:
+                pipe = self._redis.pipeline(transaction=False)
+                for key, job_id in todo.items():
+                    pipe.set(self._key(key), Record("pending", job_id).dumps(), nx=True, px=self._lease_ms)
+                taken = pipe.execute()
+                held = [key for key, ok in zip(todo, taken, strict=True) if not ok]
+                result.update((key, None) for key, ok in zip(todo, taken, strict=True) if ok)
+                values = self._redis.mget([self._key(k) for k in held]) if held else []
+                # A value gone between SET and GET was released by its holder: claim it again.
+                result.update(
+                    (k, Record.loads(v)) for k, v in zip(held, values, strict=True) if v is not None
+                )
+                todo = {k: todo[k] for k, v in zip(held, values, strict=True) if v is None}
+        except redis.RedisError as exc:
+            raise IdempotencyStoreUnavailable(str(exc)) from exc
+        return result
+
+    def settle_many(self, outcomes: Mapping[str, tuple[str, Delivery | None]]) -> None:
+        """Accept (delivery given) or release (None) many claims, key -> (job id, delivery), pipelined."""
+        pipe = self._redis.pipeline(transaction=False)
+        for key, (job_id, delivery) in outcomes.items():
+            pending = Record("pending", job_id).dumps()
+            if delivery is None:
+                args = [pending, "", 0]
+            else:
+                args = [pending, Record("accepted", job_id, delivery).dumps(), self._accepted_ttl_ms]
+            self._resolve(keys=[self._key(key)], args=args, client=pipe)
+        try:
+            pipe.execute()
         except redis.RedisError as exc:
             raise IdempotencyStoreUnavailable(str(exc)) from exc

@@ -30,3 +30,8 @@ PRODUCE_ERRORS = Counter(
 VALIDATION_FAILURES = Counter(
     "automation_validation_failures_total", "Requests rejected as INVALID_ARGUMENT, by field", ["field"]
 )
+ENQUEUE_BATCH_SIZE = Histogram(
+    "automation_enqueue_batch_items",
+    "Items per EnqueueAutomations call",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500),
+)

@@ -19,7 +19,7 @@ from trigger_service.interceptors import MetricsInterceptor
 from trigger_service.servicer import AutomationServicer, EnqueueConfig
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AutomationService"].full_name
-MAX_MESSAGE_BYTES = 1 * 1024 * 1024
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # a full EnqueueAutomations batch fits
 
 
 @dataclass

@@ -19,8 +19,14 @@ from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from trigger_service import metrics
+from trigger_service.batch_enqueue import MAX_BATCH_ITEMS, BatchEnqueuer, new_job, response_for
 from trigger_service.idempotency import IdempotencyStore, Record
-from trigger_service.validation import bad_request_status, default_idempotency_key, validate_enqueue_request
+from trigger_service.validation import (
+    Violation,
+    bad_request_status,
+    default_idempotency_key,
+    validate_enqueue_request,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +46,22 @@ class AutomationServicer(pb_grpc.AutomationServiceServicer):
         self._config = config
         self._producer = producer
         self._idempotency = idempotency
+        self._batch = BatchEnqueuer(config.jobs_topic, producer, idempotency)
+
+    def EnqueueAutomations(self, request: pb.EnqueueAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
+        if len(request.requests) > MAX_BATCH_ITEMS:
+            violation = Violation("requests", f"at most {MAX_BATCH_ITEMS} items per call")
+            context.abort_with_status(bad_request_status([violation]))
+        try:
+            results = self._batch.enqueue(request.requests, self._budget_s(context))
+        except IdempotencyStoreUnavailable:
+            metrics.PRODUCE_ERRORS.labels("idempotency_store").inc()
+            log.warning("idempotency store unavailable", exc_info=True)
+            context.abort(grpc.StatusCode.UNAVAILABLE, "idempotency store unavailable; nothing was written")
+        return pb.EnqueueAutomationsResponse(results=results)
 
     def EnqueueAutomation(self, request: pb.EnqueueAutomationRequest, context: grpc.ServicerContext):  # noqa: N802
+        received_ns = time.time_ns()
         started = time.perf_counter()
         violations = validate_enqueue_request(request)
         if violations:
@@ -66,9 +86,10 @@ class AutomationServicer(pb_grpc.AutomationServiceServicer):
         if existing is not None:
             metrics.ENQUEUED_JOBS.labels(type_name(request.automation_type), "duplicate").inc()
             metrics.ENQUEUE_DURATION.labels("duplicate").observe(time.perf_counter() - started)
-            return _response(existing.job_id, key, existing.delivery, duplicate=True)
+            return response_for(existing.job_id, key, existing.delivery, duplicate=True)
 
-        delivery = self._produce(request, key, job_id, deadline, context)
+        job = new_job(request, key, job_id, received_ns)
+        delivery = self._produce(job, deadline, context)
         metrics.ENQUEUED_JOBS.labels(type_name(request.automation_type), "accepted").inc()
         metrics.ENQUEUE_DURATION.labels("accepted").observe(time.perf_counter() - started)
         log.info(
@@ -80,7 +101,7 @@ class AutomationServicer(pb_grpc.AutomationServiceServicer):
                 "offset": delivery.offset,
             },
         )
-        return _response(job_id, key, delivery, duplicate=False)
+        return response_for(job_id, key, delivery, duplicate=False)
 
     def _budget_s(self, context: grpc.ServicerContext) -> float:
         remaining = context.time_remaining()
@@ -107,9 +128,8 @@ class AutomationServicer(pb_grpc.AutomationServiceServicer):
                 )
             time.sleep(_PENDING_POLL_S)
 
-    def _produce(self, request, key: str, job_id: str, deadline: float, context) -> Delivery:
-        job = pb.AutomationJob(job_id=job_id, idempotency_key=key, request=request, attempt=1)
-        job.enqueued_at.GetCurrentTime()
+    def _produce(self, job: pb.AutomationJob, deadline: float, context) -> Delivery:
+        key, job_id = job.idempotency_key, job.job_id
         acked = self._producer.produce(self._config.jobs_topic, *encode_job(job))
         # The claim is settled whenever the broker answers, even after this call has given up
         # waiting; the caller hears OK only once the key is recorded as accepted.
@@ -141,16 +161,3 @@ class AutomationServicer(pb_grpc.AutomationServiceServicer):
             settled.set_result(acked.result())
         else:
             settled.set_exception(error)
-
-
-def _response(
-    job_id: str, key: str, delivery: Delivery | None, *, duplicate: bool
-) -> pb.EnqueueAutomationResponse:
-    response = pb.EnqueueAutomationResponse(job_id=job_id, idempotency_key=key, duplicate=duplicate)
-    if delivery is not None:
-        response.topic, response.partition, response.offset = (
-            delivery.topic,
-            delivery.partition,
-            delivery.offset,
-        )
-    return response

@@ -105,6 +105,11 @@ def validate_enqueue_request(
 
 def bad_request_status(violations: Sequence[Violation]) -> grpc.Status:
     """An INVALID_ARGUMENT ``grpc.Status`` with a packed ``google.rpc.BadRequest`` listing ``violations``."""
+    return rpc_status.to_status(bad_request_proto(violations))
+
+
+def bad_request_proto(violations: Sequence[Violation]) -> status_pb2.Status:
+    """The ``google.rpc.Status`` of :func:`bad_request_status` (also a batch item's error)."""
     detail = error_details_pb2.BadRequest(
         field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
@@ -113,7 +118,7 @@ def bad_request_status(violations: Sequence[Violation]) -> grpc.Status:
     )
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=_summary(violations))
     status.details.add().Pack(detail)
-    return rpc_status.to_status(status)
+    return status
 
 
 def _summary(violations: Sequence[Violation], shown: int = 10) -> str:

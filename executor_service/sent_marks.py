@@ -1,0 +1,93 @@
+"""Records deliveries in the dedup table right after they happen, without a Redis round trip per job.
+
+Job threads hand each delivery to ``SentRecorder.record()`` and go on; a background thread writes
+whatever has queued up meanwhile in one round trip (group commit), so the markers of all lanes share
+round trips. A send first ``reserve()``s one of ``max_unrecorded`` slots, freed when its marker is
+written: a crash can repeat at most that many sends (the executor uses its concurrency, the same bound
+as a synchronous write per job). The batch waits for its markers before it makes its outcome durable.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import redis
+
+from executor_service.dedup import DedupTable
+from shared import failpoints
+
+log = logging.getLogger(__name__)
+
+_Mark = tuple[str, str, dict[str, Any], Future]
+_STOP = None
+
+
+class SentRecorder:
+    def __init__(self, dedup: DedupTable, *, max_unrecorded: int, max_pipeline: int = 1000) -> None:
+        self._dedup = dedup
+        self._slots = threading.BoundedSemaphore(max_unrecorded)
+        self._max_pipeline = max_pipeline
+        self._queue: queue.SimpleQueue[_Mark | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def reserve(self) -> None:
+        """Before a send: wait until fewer than ``max_unrecorded`` deliveries await their marker."""
+        self._slots.acquire()
+
+    def unreserve(self) -> None:
+        """The reserved send did not happen (the job failed before delivering)."""
+        self._slots.release()
+
+    def record(self, key: str, job_id: str, outputs: dict[str, Any]) -> Future[None]:
+        """Queue a ``sent`` marker; the future resolves once it is written (or with the Redis error)."""
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="sent-marks", daemon=True)
+                    self._thread.start()
+        done: Future[None] = Future()
+        self._queue.put((key, job_id, outputs, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            marks = [first]
+            while len(marks) < self._max_pipeline:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                marks.append(nxt)
+            self._write(marks)
+
+    def _write(self, marks: list[_Mark]) -> None:
+        try:
+            self._dedup.mark_sent_many([(key, job_id, outputs) for key, job_id, outputs, _ in marks])
+        except redis.RedisError as exc:
+            # The row commit (and the database's one-success guard) still records these; if Redis
+            # stays down, the batch's persist() fails and waits for it.
+            log.warning("could not record deliveries in Redis", extra={"jobs": len(marks)})
+            for *_, done in marks:
+                self._slots.release()
+                done.set_exception(exc)
+            return
+        failpoints.reached("after_sent_mark")
+        for *_, done in marks:
+            self._slots.release()
+            done.set_result(None)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout=5.0)

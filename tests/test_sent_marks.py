@@ -1,0 +1,73 @@
+"""SentRecorder against a real Redis: group commit of sent markers, and the bound on unrecorded sends."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from executor_service.dedup import DedupTable
+from executor_service.sent_marks import SentRecorder
+from shared.embedded import free_port
+
+
+@pytest.fixture
+def client(redis_db_url: str) -> Iterator[redis.Redis]:
+    with redis.Redis.from_url(redis_db_url) as c:
+        yield c
+
+
+def table(client: redis.Redis) -> DedupTable:
+    return DedupTable(client, worker="w1", lease_s=30, ttl_s=600)
+
+
+def test_recorded_deliveries_become_sent_markers_with_their_outputs(client):
+    dedup = table(client)
+    recorder = SentRecorder(dedup, max_unrecorded=100)
+    futures = []
+    for i in range(50):
+        recorder.reserve()
+        futures.append(recorder.record(f"k{i}", f"job-{i}", {"body": f"hello {i}"}))
+    for f in futures:
+        assert f.result(timeout=5) is None
+    recorder.close()
+    claimed = dedup.claim([f"k{i}" for i in range(50)])
+    assert {e.state for e in claimed.values()} == {"sent"}
+    assert claimed["k7"].job_id == "job-7" and claimed["k7"].outputs == {"body": "hello 7"}
+
+
+def test_at_most_max_unrecorded_sends_wait_for_their_marker(client):
+    """With Redis stalled, a 4th reservation blocks until a marker of the first 3 is written."""
+    recorder = SentRecorder(table(client), max_unrecorded=3)
+    client.execute_command("CLIENT", "PAUSE", 600, "WRITE")  # markers cannot be written for 0.6 s
+    for i in range(3):
+        recorder.reserve()
+        recorder.record(f"k{i}", f"job-{i}", {})
+    fourth = threading.Event()
+
+    def reserve_fourth() -> None:
+        recorder.reserve()
+        fourth.set()
+
+    started = time.monotonic()
+    threading.Thread(target=reserve_fourth, daemon=True).start()
+    assert not fourth.wait(0.3), "a 4th send went ahead while 3 were unrecorded"
+    assert fourth.wait(5), "the slot was never freed after Redis came back"
+    assert time.monotonic() - started >= 0.5
+    recorder.unreserve()
+    recorder.close()
+
+
+def test_a_failed_marker_write_frees_its_slot_and_reports_the_error():
+    dead = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2)
+    recorder = SentRecorder(table(dead), max_unrecorded=1)
+    recorder.reserve()
+    failed = recorder.record("k", "job", {})
+    with pytest.raises(redis.RedisError):
+        failed.result(timeout=10)
+    recorder.reserve()  # the slot came back: this does not block
+    recorder.unreserve()
+    recorder.close()
