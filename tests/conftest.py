@@ -31,6 +31,10 @@ from shared.embedded import start_tansu, start_valkey  # noqa: E402
 from tests.support.http_receiver import HttpReceiver  # noqa: E402
 from tests.support.kafka_tools import end_offsets  # noqa: E402
 
+# Local SMS (Twilio-compatible) and SMTP servers: sms_server, smtp_server, smtp_server_with_auth,
+# raw_tcp_server.
+pytest_plugins = ["tests.support.channel_servers"]
+
 KAFKA_SESSION_TIMEOUT_MS = 6000  # a group join takes about half of it on Tansu
 
 

@@ -1,0 +1,164 @@
+"""SMS through a Twilio-compatible HTTP API (``POST .../Accounts/{sid}/Messages.json``), stdlib only.
+
+Failures are classified like the webhook channel: 429 and 5xx, timeouts, refused connections and answers
+that are not JSON are retryable; other 4xx are permanent. Phone numbers never reach logs or exception
+messages unmasked (Twilio echoes the number in some error messages: they are redacted), nor does the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import logging
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from pydantic import SecretStr
+
+from executor_service.automations import Message
+from shared.errors import ChannelError
+from shared.pii import mask_phone
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2010-04-01"
+_MAX_ANSWER_BYTES = 64 * 1024
+# A phone-like run: an optional '+', then 7+ digits, each pair split by at most two of ' ().-'.
+_PHONE_RUN = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}")
+
+
+def redact_phones(text: str) -> str:
+    """Mask every phone-number-like run of digits in ``text`` (error codes of 5-6 digits stay)."""
+    return _PHONE_RUN.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group())), text)
+
+
+def classify_http_status(status: int) -> tuple[bool, str]:
+    """``(retryable, error_class)`` for a non-2xx HTTP status."""
+    if status == 429:
+        return True, "http_429"
+    if status >= 500:
+        return True, "http_5xx"
+    if status >= 400:
+        return False, "http_4xx"
+    return False, "http_3xx"  # a redirect: the base URL is wrong; credentials are not sent elsewhere
+
+
+def twilio_error_detail(raw: bytes) -> str:
+    """``" (code 21211: Invalid 'To' Phone Number)"`` from a Twilio error body; ``""`` if it has none."""
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        return ""
+    if not isinstance(answer, dict) or ("code" not in answer and "message" not in answer):
+        return ""
+    code, text = answer.get("code"), redact_phones(str(answer.get("message") or "")[:200])
+    return f" (code {code}: {text})" if code is not None else f" ({text})"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # a 3xx becomes an HTTPError
+        return None
+
+
+class SmsChannel:
+    name = "sms"
+
+    def __init__(
+        self, base_url: str, account_sid: str, auth_token: SecretStr, from_number: str, timeout_s: float
+    ) -> None:
+        sid = urllib.parse.quote(account_sid, safe="")
+        self._url = f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{sid}/Messages.json"
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._from_number = from_number
+        self._timeout_s = timeout_s
+        self._opener = urllib.request.build_opener(_NoRedirect)
+
+    def __repr__(self) -> str:
+        return f"SmsChannel(url={self._url!r}, from={mask_phone(self._from_number)!r})"
+
+    def _authorization(self) -> str:
+        pair = f"{self._account_sid}:{self._auth_token.get_secret_value()}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+
+    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+        phone = message.to.phone.strip()
+        if not phone:
+            raise ChannelError(
+                "the message has no recipient phone", retryable=False, error_class="no_recipient"
+            )
+        form = urllib.parse.urlencode({"To": phone, "From": self._from_number, "Body": message.body})
+        request = urllib.request.Request(
+            self._url,
+            data=form.encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "Authorization": self._authorization(),
+                "I-Twilio-Idempotency-Token": idempotency_key,
+            },
+        )
+        raw = self._post(request)
+        answer = _parse_answer(raw)
+        log.info(
+            "sms sent",
+            extra={
+                "channel": self.name,
+                "job_id": job_id,
+                "to_phone": mask_phone(phone),
+                "sid": answer["sid"],
+            },
+        )
+        return {"channel": self.name, "sid": answer["sid"], "status": answer.get("status", "")}
+
+    def _post(self, request: urllib.request.Request) -> bytes:
+        try:
+            with self._opener.open(request, timeout=self._timeout_s) as response:
+                return response.read(_MAX_ANSWER_BYTES)
+        except urllib.error.HTTPError as exc:
+            retryable, error_class = classify_http_status(exc.code)
+            try:
+                detail = twilio_error_detail(exc.read(_MAX_ANSWER_BYTES))
+            except (OSError, http.client.HTTPException):
+                detail = ""
+            finally:
+                exc.close()
+            raise ChannelError(
+                f"sms API answered HTTP {exc.code}{detail}", retryable=retryable, error_class=error_class
+            ) from exc
+        except http.client.RemoteDisconnected as exc:  # closed without an answer
+            raise ChannelError(
+                "sms API closed the connection without answering", retryable=True, error_class="connection"
+            ) from exc
+        except http.client.HTTPException as exc:  # an answer that is not HTTP
+            raise ChannelError(
+                f"sms API answered garbage: {type(exc).__name__}", retryable=True, error_class="protocol"
+            ) from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            error_class = "timeout" if isinstance(reason, TimeoutError) else "connection"
+            raise ChannelError(
+                f"sms API unreachable: {type(reason).__name__}: {reason}",
+                retryable=True,
+                error_class=error_class,
+            ) from exc
+
+
+def _parse_answer(raw: bytes) -> dict[str, Any]:
+    """The JSON answer of a 2xx; a ChannelError("protocol") when it is not a JSON object with a ``sid``."""
+    try:
+        answer = json.loads(raw)
+    except ValueError as exc:
+        raise ChannelError(
+            "sms API answered 2xx with a non-JSON body", retryable=True, error_class="protocol"
+        ) from exc
+    if not isinstance(answer, dict) or not isinstance(answer.get("sid"), str) or not answer["sid"]:
+        raise ChannelError(
+            "sms API answered 2xx without a message sid", retryable=True, error_class="protocol"
+        )
+    return answer

@@ -1,0 +1,105 @@
+"""Unit tests of the pure helpers of the SMS and e-mail channels: classification, redaction, Message-ID."""
+
+from __future__ import annotations
+
+import pytest
+
+from executor_service.automations import Contact, Message
+from executor_service.mail import EmailChannel, classify_smtp_code, message_id_for, redact_emails
+from executor_service.sms import classify_http_status, redact_phones, twilio_error_detail
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (429, (True, "http_429")),
+        (500, (True, "http_5xx")),
+        (503, (True, "http_5xx")),
+        (599, (True, "http_5xx")),
+        (400, (False, "http_4xx")),
+        (401, (False, "http_4xx")),
+        (404, (False, "http_4xx")),
+        (301, (False, "http_3xx")),
+        (307, (False, "http_3xx")),
+    ],
+)
+def test_classify_http_status(status: int, expected: tuple[bool, str]) -> None:
+    assert classify_http_status(status) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (421, (True, "smtp_4xx")),
+        (451, (True, "smtp_4xx")),
+        (452, (True, "smtp_4xx")),
+        (530, (False, "smtp_5xx")),
+        (535, (False, "smtp_5xx")),
+        (550, (False, "smtp_5xx")),
+        (554, (False, "smtp_5xx")),
+        (-1, (True, "protocol")),  # smtplib's code for a reply line that does not start with digits
+        (250, (True, "protocol")),
+    ],
+)
+def test_classify_smtp_code(code: int, expected: tuple[bool, str]) -> None:
+    assert classify_smtp_code(code) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The 'To' number +14155550123 is not valid", "The 'To' number +1********23 is not valid"),
+        ("number 4155550123.", "number 41******23."),
+        ("call +1 (415) 555-0123 now", "call +1********23 now"),
+        ("error 21211, see /errors/21211", "error 21211, see /errors/21211"),  # error codes stay
+        ("no digits", "no digits"),
+    ],
+)
+def test_redact_phones(text: str, expected: str) -> None:
+    assert redact_phones(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5.1.1 <ana.lopez@example.com>: unknown", "5.1.1 <a***@example.com>: unknown"),
+        ("a@x.io and b.c@y.org", "a***@x.io and b***@y.org"),
+        ("4.3.0 try later", "4.3.0 try later"),
+    ],
+)
+def test_redact_emails(text: str, expected: str) -> None:
+    assert redact_emails(text) == expected
+
+
+def test_twilio_error_detail_reads_code_and_message_and_masks_numbers() -> None:
+    raw = b'{"code": 21211, "message": "The \'To\' number +14155550123 is not valid", "status": 400}'
+    assert twilio_error_detail(raw) == " (code 21211: The 'To' number +1********23 is not valid)"
+    assert twilio_error_detail(b'{"message": "Authenticate"}') == " (Authenticate)"
+
+
+@pytest.mark.parametrize("raw", [b"", b"<html>", b"[1, 2]", b'{"sid": "SM1"}'])
+def test_twilio_error_detail_is_empty_without_a_twilio_error(raw: bytes) -> None:
+    assert twilio_error_detail(raw) == ""
+
+
+def test_message_id_is_stable_per_key_and_uses_the_sender_domain() -> None:
+    first = message_id_for("bookingConfirmation:client:bk-1:1", "bookings@petsit.example")
+    assert first == message_id_for("bookingConfirmation:client:bk-1:1", "bookings@petsit.example")
+    assert first != message_id_for("bookingConfirmation:owner:bk-1:1", "bookings@petsit.example")
+    assert (
+        first.startswith("<")
+        and first.endswith("@petsit.example>")
+        and len(first) == len("<") + 32 + len("@petsit.example>")
+    )
+    assert message_id_for("k", "no-at-sign").endswith("@localhost>")
+    assert message_id_for("k", "Bookings <bookings@petsit.example>").endswith("@petsit.example>")
+
+
+def test_build_folds_a_multiline_subject_into_one_header_line() -> None:
+    channel = EmailChannel("127.0.0.1", 25, "bookings@petsit.example")
+    message = Message("x", "client", Contact(email="ana@example.com"), "Booking\r\nBcc: evil@x.io", "Body")
+    mail = channel.build(message, job_id="j1", idempotency_key="k1")
+    assert mail["Subject"] == "Booking Bcc: evil@x.io"
+    assert mail["Bcc"] is None
+    assert (mail["To"], mail["X-Idempotency-Key"], mail["X-Job-Id"]) == ("ana@example.com", "k1", "j1")
+    assert mail.get_content() == "Body\n"
