@@ -6,14 +6,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: run demo test chaos lint format protos protos-check clean help
+.PHONY: run demo test chaos bench lint format protos protos-check clean help
 
 help:
 	@echo "make run      start the whole pipeline on embedded defaults (Ctrl-C stops it)"
 	@echo "make demo     send sample bookings to a running pipeline and print their EventLog rows"
 	@echo "make test     install test dependencies and run the whole suite"
 	@echo "make chaos    only the fault-injection tests (also part of make test)"
+	@echo "make bench    run the benchmark scenarios (BENCH_ARGS='--smoke', '--scenarios 1,3', '--profile')"
 	@echo "make lint     ruff check + format check;  make format  rewrite formatting"
 	@echo "make protos   regenerate shared/proto from protos/"
 
@@ -34,6 +36,9 @@ test: $(STAMP)
 
 chaos: $(STAMP)
 	$(PY) -m pytest -m chaos $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,10 +1,16 @@
-"""``make demo``: send sample bookings to the running pipeline and print the EventLog rows they produced."""
+"""``make demo``: send sample bookings to the running pipeline and print the EventLog rows they produced.
+
+Three automations that send at once and a night-before reminder, which is scheduled (its row says when).
+The booking is placed in a time zone where it is daytime now, so nothing waits for quiet hours to end.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import grpc
 from sqlalchemy import select
@@ -20,7 +26,15 @@ REQUESTS = [
     (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_CLIENT),
     (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_OWNER),
     (pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.RECIPIENT_CLIENT),
+    (pb.AUTOMATION_TYPE_NIGHT_BEFORE_REMINDER, pb.RECIPIENT_CLIENT),
 ]
+ZONES = ["America/Los_Angeles", "America/New_York", "Europe/London", "Asia/Kolkata", "Asia/Tokyo"]
+ZONES += ["Australia/Sydney", "Pacific/Honolulu"]
+
+
+def daytime_zone(now: datetime) -> str:
+    """A zone where it is between 09:00 and 20:00 now (outside the shipped quiet hours)."""
+    return next(z for z in ZONES if 9 <= now.astimezone(ZoneInfo(z)).hour < 20)
 
 
 def main() -> int:
@@ -29,16 +43,20 @@ def main() -> int:
     job_ids = []
     with grpc.insecure_channel(f"127.0.0.1:{settings.grpc_port}") as channel:
         stub = pb_grpc.AutomationServiceStub(channel)
+        zone = daytime_zone(datetime.now(UTC))
         for automation_type, recipient in REQUESTS:
             response = stub.EnqueueAutomation(
-                sample_request(booking_id, automation_type, recipient), timeout=10
+                sample_request(booking_id, automation_type, recipient, timezone=zone), timeout=10
             )
             job_ids.append(response.job_id)
+            when = (
+                response.due_at.ToDatetime(tzinfo=UTC).isoformat() if response.HasField("due_at") else "now"
+            )
             print(
                 f"enqueued {response.idempotency_key} -> job {response.job_id} "
-                f"({response.topic}[{response.partition}]@{response.offset})"
+                f"({response.topic}[{response.partition}]@{response.offset}), sends {when}"
             )
-        again = stub.EnqueueAutomation(sample_request(booking_id, *REQUESTS[0]), timeout=10)
+        again = stub.EnqueueAutomation(sample_request(booking_id, *REQUESTS[0], timezone=zone), timeout=10)
         print(f"enqueued the first one again -> duplicate={again.duplicate}, job {again.job_id}")
 
     sessions = make_session_factory(make_engine(settings.sqlalchemy_url))
@@ -56,12 +74,19 @@ def main() -> int:
     for row in rows:
         print(
             f"  #{row.id} {row.automation_type}/{row.recipient} {row.status} attempt={row.attempt} "
-            f"{row.duration_ms:.1f} ms\n     {(row.outputs or {}).get('body') or row.error}"
+            f"{row.duration_ms:.1f} ms\n     {_summary(row)}"
         )
     if len(rows) < len(job_ids):
         print(f"only {len(rows)} of {len(job_ids)} rows appeared within 30 s", file=sys.stderr)
         return 1
     return 0
+
+
+def _summary(row: EventLog) -> str:
+    outputs = row.outputs or {}
+    if "due_at" in outputs:
+        return f"due {outputs['due_at']} (waits in {outputs['delay_topic']})"
+    return outputs.get("body") or row.error or ""
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def main() -> int:
     children: list[subprocess.Popen] = []
     try:
         upgrade(settings.sqlalchemy_url)
-        topics = all_topics(settings.jobs_topic, settings.retry_tiers_s)
+        topics = all_topics(settings.jobs_topic, settings.retry_tiers_s, settings.delay_tiers_s)
         ensure_topics(settings.kafka_bootstrap_servers, dict.fromkeys(topics, settings.jobs_topic_partitions))
         child_env = {**os.environ, **env}
         for module in ("trigger_service", "executor_service"):

@@ -13,6 +13,7 @@ def sample_request(
     recipient: int = pb.RECIPIENT_CLIENT,
     *,
     version: int = 1,
+    timezone: str = "America/Los_Angeles",
 ) -> pb.EnqueueAutomationRequest:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
     booking = pb.Booking(
@@ -21,7 +22,7 @@ def sample_request(
         status=pb.BOOKING_STATUS_REQUESTED,
         client=pb.Client(first_name="Ana", last_name="Lopez", phone="+14155550123", email="ana@example.com"),
         service_name="Drop-in visit",
-        timezone="America/Los_Angeles",
+        timezone=timezone,
         pets=[
             pb.Pet(name="Rex", species="dog"),
             pb.Pet(name="Milo", species="cat"),

@@ -1,8 +1,5 @@
-"""What each automation says, to whom: templates per (type, recipient) and the variables they use.
-
-Implemented now: ownerNewBookingAlert (client, owner) and bookingConfirmation (client).
-The others are issue #5; the trigger refuses them until then (shared/implemented.py).
-"""
+"""What an automation says, to whom: the variables a template may use, and rendering a job's message
+from the templates of the automation settings file (shared/automation_settings.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from executor_service.templates import Template
+from shared.automation_settings import AutomationSettings
 from shared.errors import NotImplementedAutomation
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -32,37 +29,6 @@ class Message:
     subject: str
     body: str
 
-
-@dataclass(frozen=True)
-class _Spec:
-    subject: Template
-    body: Template
-
-
-def _spec(name: str, subject: str, body: str) -> _Spec:
-    return _Spec(Template(subject, origin=f"{name}.subject"), Template(body, origin=f"{name}.body"))
-
-
-TEMPLATES: dict[tuple[int, int], _Spec] = {
-    (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_CLIENT): _spec(
-        "ownerNewBookingAlert.client",
-        "We got your booking request",
-        "Hi {client_first_name}, thanks for booking {service_name} for {pet_names} with {business_name}, "
-        "{start} to {end}. We'll confirm shortly.",
-    ),
-    (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_OWNER): _spec(
-        "ownerNewBookingAlert.owner",
-        "New booking request from {client_name}",
-        "New booking {booking_id}: {client_name} requests {service_name} for {pet_names}, "
-        "{start} to {end}. Total {amount_due}.",
-    ),
-    (pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.RECIPIENT_CLIENT): _spec(
-        "bookingConfirmation.client",
-        "Your booking is confirmed",
-        "Hi {client_first_name}, your {service_name} for {pet_names} is confirmed: {start} to {end}. "
-        "Total {amount_due}. - {business_name}",
-    ),
-}
 
 _ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG"})
 _THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
@@ -106,17 +72,20 @@ def variables(booking: pb.Booking, business_name: str) -> dict[str, str]:
     }
 
 
-def render(request: pb.EnqueueAutomationRequest, *, business_name: str, owner: Contact) -> Message:
-    """Build the message an automation job sends; raise NotImplementedAutomation for pairs not built yet."""
-    spec = TEMPLATES.get((request.automation_type, request.recipient))
+def render(request: pb.EnqueueAutomationRequest, settings: AutomationSettings) -> Message:
+    """The message a job sends, from the recipient's templates in the automation settings.
+
+    Raises NotImplementedAutomation when the settings have no entry for the pair (it is disabled).
+    """
+    kind, recipient = type_name(request.automation_type), recipient_name(request.recipient)
+    spec = settings.recipient(kind, recipient)
     if spec is None:
-        raise NotImplementedAutomation(
-            f"{type_name(request.automation_type)} for {recipient_name(request.recipient)} is not implemented"
-        )
-    values = variables(request.booking, business_name)
+        raise NotImplementedAutomation(f"{kind} for {recipient} has no templates in {settings.source}")
+    values = variables(request.booking, settings.business_name)
+    owner = Contact(phone=settings.senders.owner_phone, email=settings.senders.owner_email)
     return Message(
-        automation_type=type_name(request.automation_type),
-        recipient=recipient_name(request.recipient),
+        automation_type=kind,
+        recipient=recipient,
         to=_contact(request, owner),
         subject=spec.subject.render(values),
         body=spec.body.render(values),

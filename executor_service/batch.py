@@ -1,11 +1,14 @@
 """Processes one consumed batch and makes its outcome durable.
 
-``run()``: 1 decode (undecodable → dead-letter topic); 2 lease every key (dedup.py) and ask the
-database which keys already succeeded (its guard outlives a flushed Redis); 3 run jobs concurrently
-across bookings, in offset order within one, recording each delivery in Redis right after it
-(sent_marks.py: pipelined in the background, awaited before the batch ends).
-``persist()``: 4 publish failures onward (retry tier or dead-letter topic) and wait for the acks;
-5 commit the EventLog rows in one transaction; 6 mark succeeded keys done, release failed ones' leases.
+``run()``: 1 decode (undecodable → dead-letter topic) and set aside jobs due later; 2 lease every key
+(dedup.py), ask the database which keys already succeeded (its guard outlives a flushed Redis) and
+read the bookings' state (checks.py); 3 run jobs concurrently across bookings, in offset order within
+one — a job that no longer makes sense (cancelled, superseded, disabled, late) ends without sending —
+recording each delivery in Redis right after it (sent_marks.py: pipelined in the background, awaited
+before the batch ends).
+``persist()``: 4 publish onward (jobs due later to a delay topic, failures to a retry tier or the
+dead-letter topic) and wait for the acks; 5 commit the EventLog rows in one transaction; 6 mark final
+keys done, release the leases of the others.
 
 Jobs whose key another worker holds are *blocked*: they get no row and, like jobs whose onward
 publish failed, are returned as unfinished; the caller must not commit offsets past the lowest of them.
@@ -15,25 +18,31 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import Message
 
 from executor_service import metrics
+from executor_service.checks import PreSendChecks
 from executor_service.dedup import DedupTable, Entry
 from executor_service.eventlog import EventLogWriter
 from executor_service.failures import Failure, classify
 from executor_service.republish import Republisher
 from executor_service.runner import JobRun, JobRunner, event_row
+from executor_service.scheduling import Deferrer, due_in_s
 from executor_service.sent_marks import SentRecorder
 from shared import failpoints
+from shared.booking_state import BookingSnapshot
 from shared.codec import decode_job
 from shared.db.models import EventStatus
 from shared.errors import PoisonMessage
+from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.retry import RetryPolicy, compute_backoff, should_retry
 
@@ -59,6 +68,7 @@ class BatchOutcome:
     runs: list[JobRun]
     poison: list[tuple[Message, Failure]]
     blocked: list[Message]
+    deferred: list[_Item] = field(default_factory=list)  # due later: on to a delay topic
     pending: list[_Pending] | None = None  # onward publishes, once started
     rows: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[Message] = field(default_factory=list)
@@ -75,6 +85,9 @@ class BatchProcessor:
         eventlog: EventLogWriter,
         republisher: Republisher,
         *,
+        checks: PreSendChecks,
+        deferrer: Deferrer,
+        jobs_topic: str,
         policy_for: Callable[[str], RetryPolicy],
         concurrency: int,
     ) -> None:
@@ -82,6 +95,9 @@ class BatchProcessor:
         self._dedup = dedup
         self._eventlog = eventlog
         self._republisher = republisher
+        self._checks = checks
+        self._deferrer = deferrer
+        self._jobs_topic = jobs_topic
         self._policy_for = policy_for
         # At most `concurrency` deliveries are ever unrecorded: what one crash can repeat.
         self._sent = SentRecorder(dedup, max_unrecorded=concurrency)
@@ -94,10 +110,20 @@ class BatchProcessor:
         Raises before any job ran when Redis or the database cannot be asked about the keys.
         """
         metrics.BATCH_SIZE.observe(len(messages))
+        now_ms = time.time_ns() // 1_000_000
         groups, poison = self._decode(messages)
-        keys = [job.idempotency_key for items in groups.values() for job, _ in items]
+        deferred = [item for items in groups.values() for item in items if due_in_s(item[0], now_ms) > 0]
+        if deferred:
+            groups = {
+                k: due
+                for k, items in groups.items()
+                if (due := [i for i in items if due_in_s(i[0], now_ms) <= 0])
+            }
+        jobs = [job for items in groups.values() for job, _ in items]
+        keys = [job.idempotency_key for job in jobs]
         holders = self._dedup.claim(keys)
         succeeded = self._eventlog.succeeded_keys(keys)
+        snapshots = self._checks.load(jobs)
         blocked: list[Message] = []
         marks: list[Future] = []
         todo: queue.SimpleQueue[tuple[int, list[_Item]]] = queue.SimpleQueue()
@@ -113,13 +139,13 @@ class BatchProcessor:
                 except queue.Empty:
                     marks.extend(lane_marks)
                     return
-                done[i] = self._run_group(items, holders, succeeded, blocked, lane_marks)
+                done[i] = self._run_group(items, holders, succeeded, snapshots, blocked, lane_marks, now_ms)
 
         for lane_future in [self._pool.submit(lane) for _ in range(min(self._concurrency, len(groups)))]:
             lane_future.result()
         runs = [run for group in done for run in group]
         wait(marks)  # the deliveries are recorded (or Redis failed: the row commit still records them)
-        return BatchOutcome(runs=runs, poison=poison, blocked=blocked)
+        return BatchOutcome(runs=runs, poison=poison, blocked=blocked, deferred=deferred)
 
     def persist(self, outcome: BatchOutcome) -> list[Message]:
         """Make the outcome durable: onward publishes acked, rows committed, keys marked.
@@ -132,6 +158,7 @@ class BatchProcessor:
                 _Pending(msg, self._republisher.dead_letter(msg, f, attempts=1), None)
                 for msg, f in outcome.poison
             ]
+            outcome.pending += [self._defer(job, msg) for job, msg in outcome.deferred]
             for run in outcome.runs:
                 status, publish = self._disposition(run)
                 row = event_row(run, status)
@@ -148,7 +175,7 @@ class BatchProcessor:
             for row in outcome.rows:
                 metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
         if not outcome.marked:
-            done = {EventStatus.SUCCEEDED, EventStatus.SKIPPED_DUPLICATE}
+            done = EventStatus.FINAL
             self._dedup.mark_done(
                 {r["idempotency_key"]: r["job_id"] for r in outcome.rows if r["status"] in done}
             )
@@ -184,8 +211,10 @@ class BatchProcessor:
         items: list[_Item],
         holders: dict[str, Entry | None],
         succeeded: set[str],
+        snapshots: dict[str, BookingSnapshot],
         blocked: list[Message],
         marks: list[Future],
+        now_ms: int,
     ) -> list[JobRun]:
         """Run one booking's jobs in order. A job already delivered is skipped (or, if only its row is
         missing, recorded as the success it was); a job whose key another worker holds is blocked."""
@@ -201,6 +230,8 @@ class BatchProcessor:
                 seen.add(key)
             elif holder is not None:  # another worker's lease: it may still be running this job
                 blocked.append(msg)
+            elif (found := self._checks.verdict(job, snapshots, now_ms)) is not None:
+                runs.append(self._runner.ended(job, msg, *found))
             else:
                 self._sent.reserve()  # bounds the deliveries not recorded yet (a crash may repeat them)
                 run = self._runner.run(job, msg)
@@ -216,11 +247,28 @@ class BatchProcessor:
         failpoints.reached("after_send")
         marks.append(self._sent.record(run.job.idempotency_key, run.job.job_id, run.outputs or {}))
 
+    def _defer(self, job: pb.AutomationJob, msg: Message) -> _Pending:
+        """Send a job due later to its next delay topic; the first deferral writes a ``scheduled`` row."""
+        topic, publish = self._deferrer.defer(job, msg, time.time_ns() // 1_000_000)
+        metrics.DEFERRED_JOBS.labels(type_name(job.request.automation_type)).inc()
+        row = None
+        if msg.topic() == self._jobs_topic:
+            due = job.due_at.ToDatetime(tzinfo=UTC).isoformat()
+            scheduled = JobRun(job, msg, datetime.now(UTC), outputs={"due_at": due, "delay_topic": topic})
+            row = event_row(scheduled, EventStatus.SCHEDULED)
+        return _Pending(msg, publish, row)
+
     def _disposition(self, run: JobRun) -> tuple[str, Future | None]:
         """The run's EventLog status, and the publish (if any) that makes it durable."""
         if run.skipped:
             metrics.DEDUP_SKIPS.labels(run.automation_type).inc()
             return EventStatus.SKIPPED_DUPLICATE, None
+        if run.final_status is not None:
+            log.info(
+                "job ended without sending",
+                extra={"job_id": run.job.job_id, "status": run.final_status, "reason": run.outputs},
+            )
+            return run.final_status, None
         failure = run.failure
         if failure is None:
             return EventStatus.SUCCEEDED, None

@@ -113,13 +113,3 @@ class WebhookChannel:
                 f"webhook unreachable: {reason}", retryable=True, error_class=error_class
             ) from exc
         return {"channel": self.name, "http_status": status}
-
-
-def make_channel(name: str, *, outbox: Path, webhook_url: str | None, webhook_timeout_s: float) -> Channel:
-    if name == "webhook":
-        if not webhook_url:
-            raise ValueError("the webhook channel needs AUTOMATION_WEBHOOK_URL")
-        return WebhookChannel(webhook_url, webhook_timeout_s)
-    if name == "null":
-        return NullChannel()
-    return LogChannel(outbox)

@@ -39,7 +39,7 @@ class ConsumeLoop:
         processor: BatchProcessor,
         *,
         topics: Sequence[str],
-        retry_topics: Sequence[str],
+        held_topics: Sequence[str],
         batch_max: int,
         batch_wait_s: float,
         on_close: Callable[[], object] = lambda: None,
@@ -47,7 +47,7 @@ class ConsumeLoop:
         self._consumer = consumer
         self._processor = processor
         self._topics = list(topics)
-        self._retry_topics = frozenset(retry_topics)
+        self._held_topics = frozenset(held_topics)
         self._batch_max = batch_max
         self._batch_wait_s = batch_wait_s
         self._on_close = on_close
@@ -98,7 +98,8 @@ class ConsumeLoop:
         return max(0.0, min(self._batch_wait_s, self._resume_at[0][0] - time.monotonic()))
 
     def _hold_back_not_due(self, batch: list[Message]) -> list[Message]:
-        """Drop retry messages not due yet (and what follows them in their partition); pause and rewind."""
+        """Drop retry/delay messages not due yet (and what follows them in their partition); pause and
+        rewind."""
         now_ms = time.time() * 1000
         cut: dict[_TP, float] = {}
         kept = []
@@ -106,7 +107,7 @@ class ConsumeLoop:
             tp = (m.topic(), m.partition())
             if tp in cut:
                 continue
-            due = due_at_ms(m) if m.topic() in self._retry_topics else None
+            due = due_at_ms(m) if m.topic() in self._held_topics else None
             if due is not None and due > now_ms:
                 cut[tp] = due
                 self._pause_until(tp, m.offset(), (due - now_ms) / 1000)

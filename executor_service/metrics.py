@@ -54,3 +54,14 @@ READY = Gauge(
 CONSUMER_LAG = Gauge(
     "automation_consumer_lag", "Messages behind the end of each owned partition", ["topic", "partition"]
 )
+SEND_LATENESS = Histogram(
+    "automation_send_lateness_seconds",
+    "Scheduled jobs: when the send started minus when the job was due",
+    ["automation_type"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+DEFERRED_JOBS = Counter(
+    "automation_deferred_jobs_total",
+    "Jobs written to a delay topic (each hop counts), by type",
+    ["automation_type"],
+)

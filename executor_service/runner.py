@@ -12,9 +12,10 @@ from typing import Any
 from confluent_kafka import Message
 
 from executor_service import metrics
-from executor_service.automations import Contact, render
-from executor_service.channels import Channel
+from executor_service.automations import render
+from executor_service.channel_registry import ChannelRegistry
 from executor_service.failures import Failure, classify
+from shared.automation_settings import AutomationSettings
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto_dict import to_dict
@@ -33,6 +34,7 @@ class JobRun:
     outputs: dict[str, Any] | None = None
     failure: Failure | None = None
     skipped: bool = False
+    final_status: str | None = None  # an outcome decided without sending (see checks.py)
 
     @property
     def automation_type(self) -> str:
@@ -40,18 +42,22 @@ class JobRun:
 
 
 class JobRunner:
-    def __init__(self, channel: Channel, *, business_name: str, owner: Contact) -> None:
-        self._channel = channel
-        self._business_name = business_name
-        self._owner = owner
+    def __init__(self, channels: ChannelRegistry, settings: AutomationSettings) -> None:
+        self._channels = channels
+        self._settings = settings
 
     def run(self, job: pb.AutomationJob, msg: Message) -> JobRun:
         """Execute ``job`` once; a failure of the job itself is recorded in the run, never raised."""
         run = JobRun(job, msg, datetime.now(UTC))
         started = time.perf_counter()
         try:
-            message = render(job.request, business_name=self._business_name, owner=self._owner)
-            response = self._channel.send(message, job_id=job.job_id, idempotency_key=job.idempotency_key)
+            message = render(job.request, self._settings)
+            spec = self._settings.recipient(message.automation_type, message.recipient)
+            channel = self._channels.get(spec.channel if spec is not None else "default")
+            if job.HasField("due_at"):
+                lateness_s = time.time() - job.due_at.ToMilliseconds() / 1000
+                metrics.SEND_LATENESS.labels(run.automation_type).observe(max(lateness_s, 0.0))
+            response = channel.send(message, job_id=job.job_id, idempotency_key=job.idempotency_key)
             run.outputs = {"subject": message.subject, "body": message.body, "channel_response": response}
         except Exception as exc:  # classified: transient ones are retried, the rest dead-lettered
             run.failure = classify(exc)
@@ -60,6 +66,11 @@ class JobRunner:
         run.duration_s = time.perf_counter() - started
         metrics.JOB_DURATION.labels(run.automation_type).observe(run.duration_s)
         return run
+
+    @staticmethod
+    def ended(job: pb.AutomationJob, msg: Message, status: str, reason: str) -> JobRun:
+        """The run of a job that ends without sending (cancelled, superseded, disabled, late...)."""
+        return JobRun(job, msg, datetime.now(UTC), outputs={"reason": reason}, final_status=status)
 
     @staticmethod
     def skipped(job: pb.AutomationJob, msg: Message) -> JobRun:

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(default=10000, ge=1000)
     batch_max_messages: int = Field(default=500, ge=1)
     batch_wait_s: float = Field(default=0.05, gt=0)
+    # Longest the broker may hold a fetch that found nothing. Apache Kafka answers a waiting fetch as soon
+    # as data arrives, so there this only sets how often an idle consumer asks (raise it to 100-500 to
+    # ask less); brokers that do not wake waiting fetches (Tansu, used by `make run`) add up to this much
+    # latency to every message.
+    fetch_wait_max_ms: int = Field(default=10, ge=1)
     executor_concurrency: int = Field(default=5, ge=1)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     # A job's lease on its idempotency key while it runs; must outlast the longest batch. A crashed
@@ -66,14 +71,30 @@ class Settings(BaseSettings):
     retry_policies: dict[str, RetryPolicy] = {}
     retry_tiers_s: list[int] = Field(default=list(constants.RETRY_TIERS_S), min_length=1)
 
-    # Channels
-    default_channel: str = Field(default="log", pattern="^(log|webhook|null)$")
+    # Scheduled sends: delay topics <jobs topic>.delay.<N>s (ascending tiers, seconds)
+    delay_tiers_s: list[int] = Field(default=list(constants.DELAY_TIERS_S), min_length=1)
+    # The automation settings file (types, recipients, channels, templates, timing, senders);
+    # default: the documented file shipped as shared/automations.toml.
+    automations_file: Path | None = None
+    # How long Redis keeps a booking's newest versions and cancellations; longer than the furthest
+    # schedule (jobs pending longer than this can no longer be superseded or cancelled).
+    booking_state_ttl_s: int = Field(default=90 * 24 * 3600, gt=0)
+
+    # Channels. Recipients whose settings say channel = "default" use default_channel.
+    default_channel: str = Field(default="log", pattern="^(log|webhook|null|sms|email)$")
     outbox_path: Path | None = None  # log channel; default var_dir/outbox.jsonl
     webhook_url: str | None = None
     webhook_timeout_s: float = Field(default=5.0, gt=0)
-    business_name: str = "Happy Paws Pet Sitting"
-    owner_phone: str = ""  # where owner alerts go (E.164)
-    owner_email: str = ""
+    sms_base_url: str = "https://api.twilio.com"  # a Twilio-compatible API
+    sms_account_sid: str = ""
+    sms_auth_token: SecretStr = SecretStr("")
+    sms_timeout_s: float = Field(default=10.0, gt=0)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
 
     def policy_for(self, automation_type: str) -> RetryPolicy:
         return self.retry_policies.get(automation_type, self.retry_policy)

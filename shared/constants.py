@@ -11,6 +11,9 @@ JOBS_TOPIC = "automation.jobs"
 RETRY_SUFFIX = ".retry"  # + ".<tier>s": automation.jobs.retry.2s, .4s, ... (shared/topics.py)
 DEAD_LETTER_SUFFIX = ".dlq"  # automation.jobs.dlq
 RETRY_TIERS_S = (2, 4, 8, 16, 32, 64, 128, 256)
+DELAY_SUFFIX = ".delay"  # + ".<tier>s": scheduled jobs waiting for their due time (shared/topics.py)
+# Powers of 4 from 1 s to ~18 h: a job due in 3 days makes about a dozen hops, each waiting exactly its tier.
+DELAY_TIERS_S = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
 
 # Kafka headers written on every job message (values are UTF-8 bytes)
 HEADER_JOB_ID = "job-id"
@@ -19,7 +22,7 @@ HEADER_AUTOMATION_TYPE = "automation-type"
 HEADER_ATTEMPT = "attempt"
 HEADER_CONTENT_TYPE = "content-type"
 JOB_CONTENT_TYPE = b"application/x-protobuf; messageType=automation.v1.AutomationJob"
-# On retry-topic messages: when the next attempt is due (epoch milliseconds).
+# On retry- and delay-topic messages: when the message may be taken (epoch milliseconds).
 HEADER_DUE_AT_MS = "due-at-ms"
 # Where a job was first consumed and first failed; kept through retries into the dead-letter topic.
 HEADER_ORIGINAL_TOPIC = "original-topic"
@@ -36,6 +39,7 @@ MAX_ERROR_HEADER_BYTES = 512
 # Redis key prefixes
 IDEMPOTENCY_KEY_PREFIX = "automation:idem:"  # trigger: idempotency key -> accepted job
 DEDUP_KEY_PREFIX = "automation:dedup:"  # executor: idempotency key -> done marker
+BOOKING_KEY_PREFIX = "automation:booking:"  # booking id -> newest versions, state, cancellations
 
 # Limits
 MAX_ID_LEN = 64

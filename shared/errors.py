@@ -34,3 +34,7 @@ class TemplateError(AutomationError):
 
 class NotImplementedAutomation(AutomationError):
     """The executor has no implementation for this automation type and recipient."""
+
+
+class SettingsError(AutomationError):
+    """The automation settings file is missing, malformed or names something unknown."""

@@ -54,8 +54,9 @@ def consumer_config(bootstrap_servers: str, group_id: str, **extra: Any) -> dict
     """At-least-once consumer: offsets are stored by the application only after its work is durable.
 
     Tuning: ``fetch.min.bytes`` 1 makes the broker answer a fetch as soon as anything arrived (latency),
-    while ``fetch.wait.max.ms`` 100 bounds how long an empty fetch is held; the prefetch queue is capped
-    at 16 MiB per consumer (librdkafka's default is 64 MiB) to bound memory while a backlog drains.
+    while ``fetch.wait.max.ms`` bounds how long an empty fetch is held (the executor passes its
+    ``fetch_wait_max_ms`` setting); the prefetch queue is capped at 16 MiB per consumer (librdkafka's
+    default is 64 MiB) to bound memory while a backlog drains.
     """
     return {
         "bootstrap.servers": bootstrap_servers,
@@ -65,7 +66,7 @@ def consumer_config(bootstrap_servers: str, group_id: str, **extra: Any) -> dict
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "fetch.min.bytes": 1,
-        "fetch.wait.max.ms": 100,
+        "fetch.wait.max.ms": 100,  # a default; the executor sets its own
         "queued.max.messages.kbytes": 16 * 1024,
         **extra,
     }
@@ -108,16 +109,57 @@ class JobProducer:
             else:
                 future.set_result(Delivery(msg.topic(), msg.partition(), msg.offset()))
 
+        rejected = self._send(topic, key, value, headers, on_delivery)
+        if rejected is not None:
+            future.set_exception(rejected)
+        return future
+
+    def produce_all(
+        self, topic: str, messages: Sequence[tuple[bytes, bytes, Sequence[tuple[str, bytes]]]]
+    ) -> Future[list[Delivery | ProduceError]]:
+        """Produce many (key, value, headers); one future resolves once every message is answered, with
+        each one's Delivery or ProduceError in order (cheaper than a future per message)."""
+        done: Future[list[Delivery | ProduceError]] = Future()
+        results: list[Delivery | ProduceError] = [ProduceError("not answered")] * len(messages)
+        remaining = [len(messages)]
+        lock = threading.Lock()
+
+        def answer(i: int, outcome: Delivery | ProduceError) -> None:
+            results[i] = outcome
+            with lock:
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                done.set_result(results)
+
+        def callback(i: int) -> Callable[[Any, Any], None]:
+            def on_delivery(err, msg) -> None:
+                if err is not None:
+                    answer(i, ProduceError(f"delivery failed: {err.str()}"))
+                else:
+                    answer(i, Delivery(msg.topic(), msg.partition(), msg.offset()))
+
+            return on_delivery
+
+        if not messages:
+            done.set_result([])
+        for i, (key, value, headers) in enumerate(messages):
+            rejected = self._send(topic, key, value, headers, callback(i))
+            if rejected is not None:
+                answer(i, rejected)
+        return done
+
+    def _send(self, topic, key, value, headers, on_delivery) -> ProduceError | None:
+        """Hand one message to librdkafka; a ProduceError if it refused it outright."""
         producer = self._client()
         while True:
             try:
                 producer.produce(topic, value=value, key=key, headers=list(headers), on_delivery=on_delivery)
-                return future
+                return None
             except BufferError:  # local queue full: let deliveries drain, then try again
                 producer.poll(0.05)
             except KafkaException as exc:
-                future.set_exception(ProduceError(f"produce rejected: {exc}"))
-                return future
+                return ProduceError(f"produce rejected: {exc}")
 
     def flush(self, timeout_s: float) -> int:
         """Wait for outstanding deliveries; return how many are still in flight."""

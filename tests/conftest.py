@@ -222,10 +222,28 @@ def database_url(request: pytest.FixtureRequest) -> str:
 # --- Pipeline ----------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def automations_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped automation settings without quiet hours, so that what a test sends does not
+    depend on the time of day it runs (tests of quiet hours use the shipped file)."""
+    from tests.support.automations import settings_file
+
+    return settings_file(tmp_path_factory.mktemp("automations") / "automations.toml", quiet_hours=False)
+
+
 @pytest.fixture
-def settings(kafka_bootstrap, redis_db_url, database_url, kafka_topic, group_id, http_receiver, tmp_path):
-    """Settings for one test's pipeline: fresh topics (jobs, retry tiers, dead letters), group and
-    database; Redis flushed; the webhook channel pointed at ``http_receiver``."""
+def settings(
+    kafka_bootstrap,
+    redis_db_url,
+    database_url,
+    kafka_topic,
+    group_id,
+    http_receiver,
+    automations_file,
+    tmp_path,
+):
+    """Settings for one test's pipeline: fresh topics (jobs, retry tiers, delay tiers, dead letters),
+    group and database; Redis flushed; the webhook channel pointed at ``http_receiver``; no quiet hours."""
     from shared.config import Settings
     from shared.db.migrate import upgrade
     from shared.kafka import ensure_topics
@@ -243,8 +261,11 @@ def settings(kafka_bootstrap, redis_db_url, database_url, kafka_topic, group_id,
         default_channel="webhook",
         webhook_url=http_receiver.url,
         produce_timeout_s=10,
+        delay_tiers_s=[1, 4, 16],  # fewer topics to create per test; hops cover any delay
+        automations_file=automations_file,
     )
-    ensure_topics(kafka_bootstrap, dict.fromkeys(all_topics(settings.jobs_topic, settings.retry_tiers_s), 3))
+    topics = all_topics(settings.jobs_topic, settings.retry_tiers_s, settings.delay_tiers_s)
+    ensure_topics(kafka_bootstrap, dict.fromkeys(topics, 3))
     return settings
 
 

@@ -42,9 +42,9 @@ def test_mixed_batch_gets_a_result_per_item_and_only_valid_jobs_are_produced(set
     invalid = sample_request(bid())
     invalid.booking.client.phone = "not a phone"
     invalid.booking.timezone = "Mars/Olympus"
-    unimplemented = sample_request(bid(), pb.AUTOMATION_TYPE_POST_VISIT_THANK_YOU, pb.RECIPIENT_CLIENT)
+    unserved = sample_request(bid(), pb.AUTOMATION_TYPE_POST_VISIT_THANK_YOU, pb.RECIPIENT_OWNER)
     fresh_a, fresh_b = sample_request(bid()), sample_request(bid())
-    batch = [fresh_a, invalid, earlier, unimplemented, fresh_b, fresh_a]
+    batch = [fresh_a, invalid, earlier, unserved, fresh_b, fresh_a]
 
     with running_trigger(settings) as (stub, _):
         first = stub.EnqueueAutomation(earlier, timeout=10)
@@ -55,10 +55,11 @@ def test_mixed_batch_gets_a_result_per_item_and_only_valid_jobs_are_produced(set
     kinds = [r.WhichOneof("result") for r in results]
     assert kinds == ["accepted", "error", "accepted", "error", "accepted", "accepted"]
 
-    a, bad, dup, unimpl, b, a_again = results
+    a, bad, dup, not_served, b, a_again = results
     assert bad.error.code == code_pb2.INVALID_ARGUMENT
     assert set(violations_of(bad.error)) == {"booking.client.phone", "booking.timezone"}
-    assert unimpl.error.code == code_pb2.UNIMPLEMENTED
+    assert not_served.error.code == code_pb2.INVALID_ARGUMENT
+    assert violations_of(not_served.error) == ["recipient"]
     assert dup.accepted.duplicate and dup.accepted.job_id == first.job_id
     assert not a.accepted.duplicate and not b.accepted.duplicate
     assert a_again.accepted.duplicate and a_again.accepted.job_id == a.accepted.job_id

@@ -13,8 +13,13 @@ from pathlib import Path
 import pytest
 
 from executor_service.automations import Contact, Message
-from executor_service.channels import LogChannel, WebhookChannel, make_channel
-from shared.errors import ChannelError
+from executor_service.channel_registry import ChannelRegistry
+from executor_service.channels import LogChannel, NullChannel, WebhookChannel
+from executor_service.mail import EmailChannel
+from executor_service.sms import SmsChannel
+from shared.automation_settings import Senders
+from shared.config import Settings
+from shared.errors import ChannelError, SettingsError
 from tests.support.http_receiver import HttpReceiver
 
 PHONE = "+14155550123"
@@ -212,17 +217,33 @@ def test_log_channel_unwritable_outbox_is_retryable(tmp_path: Path) -> None:
     assert excinfo.value.retryable is True
 
 
-# --- make_channel ---------------------------------------------------------------------------------
+# --- the registry ---------------------------------------------------------------------------------
+
+
+def registry(tmp_path: Path, **overrides) -> ChannelRegistry:
+    settings = Settings(var_dir=tmp_path, **overrides)
+    return ChannelRegistry(settings, Senders(sms_from="+14155550100", email_from="hi@example.com"))
 
 
 @pytest.mark.parametrize("url", [None, ""])
-def test_make_channel_webhook_needs_a_url(tmp_path: Path, url: str | None) -> None:
-    with pytest.raises(ValueError, match="AUTOMATION_WEBHOOK_URL"):
-        make_channel("webhook", outbox=tmp_path / "o.jsonl", webhook_url=url, webhook_timeout_s=1)
+def test_registry_webhook_needs_a_url(tmp_path: Path, url: str | None) -> None:
+    with pytest.raises(SettingsError, match="AUTOMATION_WEBHOOK_URL"):
+        registry(tmp_path, webhook_url=url).get("webhook")
 
 
-def test_make_channel_builds_each_channel(tmp_path: Path) -> None:
-    webhook = make_channel("webhook", outbox=tmp_path / "o", webhook_url="http://x/h", webhook_timeout_s=1)
-    assert isinstance(webhook, WebhookChannel) and webhook.name == "webhook"
-    log_channel = make_channel("log", outbox=tmp_path / "o", webhook_url=None, webhook_timeout_s=1)
-    assert isinstance(log_channel, LogChannel) and log_channel.name == "log"
+def test_registry_sms_needs_an_account(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="AUTOMATION_SMS_ACCOUNT_SID"):
+        registry(tmp_path).get("sms")
+
+
+def test_registry_builds_each_channel_once(tmp_path: Path) -> None:
+    channels = registry(tmp_path, webhook_url="http://x/h", sms_account_sid="AC1", default_channel="null")
+    expected = {"webhook": WebhookChannel, "log": LogChannel, "null": NullChannel, "sms": SmsChannel}
+    expected["email"] = EmailChannel
+    for name, kind in expected.items():
+        channel = channels.get(name)
+        assert isinstance(channel, kind) and channel.name == name
+        assert channels.get(name) is channel
+    assert channels.get("default") is channels.get("null")
+    with pytest.raises(SettingsError, match="unknown channel"):
+        channels.get("pigeon")

@@ -88,13 +88,14 @@ def test_make_run_serves_grpcurl_demo_metrics_and_stops_on_ctrl_c(devstack_env):
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert demo.stdout.count(" succeeded ") == 3, demo.stdout
+        assert demo.stdout.count(" scheduled ") == 1, demo.stdout  # the night-before reminder
         assert "duplicate=True" in demo.stdout
 
         trigger_metrics = f"http://127.0.0.1:{env['AUTOMATION_TRIGGER_METRICS_PORT']}"
         executor_metrics = f"http://127.0.0.1:{env['AUTOMATION_EXECUTOR_METRICS_PORT']}"
         status, text = _get(trigger_metrics + "/metrics")
         assert status == 200
-        assert 'automation_grpc_requests_total{code="OK",method="EnqueueAutomation"} 4.0' in text
+        assert 'automation_grpc_requests_total{code="OK",method="EnqueueAutomation"} 5.0' in text
         assert (
             'automation_enqueued_jobs_total{automation_type="ownerNewBookingAlert",result="duplicate"} 1.0'
             in text

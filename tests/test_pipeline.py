@@ -107,11 +107,14 @@ def test_invalid_request_gets_field_violations_and_nothing_is_produced(settings,
     assert topic_size(settings.jobs_topic) == 0
 
 
-def test_unimplemented_type_is_refused_not_queued(settings, topic_size):
+def test_send_time_long_past_is_refused_not_queued(settings, topic_size):
     request = sample_request(booking_id(), pb.AUTOMATION_TYPE_POST_VISIT_THANK_YOU, pb.RECIPIENT_CLIENT)
+    request.booking.start_at.FromSeconds(int(time.time()) - 5 * 86400)
+    request.booking.end_at.FromSeconds(int(time.time()) - 4 * 86400)
     with running_trigger(settings) as (stub, _), pytest.raises(grpc.RpcError) as raised:
         stub.EnqueueAutomation(request, timeout=10)
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "booking.end_at" in raised.value.details()
     assert topic_size(settings.jobs_topic) == 0
 
 

@@ -27,6 +27,34 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return 1
 """
 
+# The same for many keys at once: KEYS=keys; ARGV[2i-1]=pending value, ARGV[2i]=new value ('' deletes);
+# ARGV[last]=ttl ms. One script call, not a pipeline of per-key calls.
+_RESOLVE_MANY = """
+local ttl = ARGV[#ARGV]
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[2 * i - 1] then
+    local new = ARGV[2 * i]
+    if new == '' then redis.call('DEL', key) else redis.call('SET', key, new, 'PX', ttl) end
+  end
+end
+return #KEYS
+"""
+
+# KEYS=keys; ARGV[i]=our pending value for KEYS[i]; ARGV[last]=lease ms. Per key: '' when claimed now,
+# else the value already there.
+_CLAIM_MANY = """
+local lease = ARGV[#ARGV]
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[i], 'NX', 'PX', lease) then
+    out[i] = ''
+  else
+    out[i] = redis.call('GET', key)
+  end
+end
+return out
+"""
+
 
 @dataclass(frozen=True)
 class Record:
@@ -56,6 +84,8 @@ class IdempotencyStore:
         self._lease_ms = lease_ms
         self._accepted_ttl_ms = accepted_ttl_s * 1000
         self._resolve = client.register_script(_RESOLVE)
+        self._resolve_many = client.register_script(_RESOLVE_MANY)
+        self._claim_many = client.register_script(_CLAIM_MANY)
 
     @staticmethod
     def _key(idempotency_key: str) -> str:
@@ -92,38 +122,26 @@ class IdempotencyStore:
             raise IdempotencyStoreUnavailable(str(exc)) from exc
 
     def claim_many(self, jobs: Mapping[str, str]) -> dict[str, Record | None]:
-        """``claim()`` for many keys (key -> job id) in pipelined round trips."""
-        result: dict[str, Record | None] = {}
-        todo = dict(jobs)
+        """``claim()`` for many keys (key -> job id), in one script call (atomic per key: the value
+        returned is the one that made the SET NX fail)."""
+        if not jobs:
+            return {}
+        values = [Record("pending", job_id).dumps() for job_id in jobs.values()]
         try:
-            while todo:
-                pipe = self._redis.pipeline(transaction=False)
-                for key, job_id in todo.items():
-                    pipe.set(self._key(key), Record("pending", job_id).dumps(), nx=True, px=self._lease_ms)
-                taken = pipe.execute()
-                held = [key for key, ok in zip(todo, taken, strict=True) if not ok]
-                result.update((key, None) for key, ok in zip(todo, taken, strict=True) if ok)
-                values = self._redis.mget([self._key(k) for k in held]) if held else []
-                # A value gone between SET and GET was released by its holder: claim it again.
-                result.update(
-                    (k, Record.loads(v)) for k, v in zip(held, values, strict=True) if v is not None
-                )
-                todo = {k: todo[k] for k, v in zip(held, values, strict=True) if v is None}
+            found = self._claim_many(keys=[self._key(k) for k in jobs], args=[*values, self._lease_ms])
         except redis.RedisError as exc:
             raise IdempotencyStoreUnavailable(str(exc)) from exc
-        return result
+        return {k: Record.loads(v) if v else None for k, v in zip(jobs, found, strict=True)}
 
     def settle_many(self, outcomes: Mapping[str, tuple[str, Delivery | None]]) -> None:
-        """Accept (delivery given) or release (None) many claims, key -> (job id, delivery), pipelined."""
-        pipe = self._redis.pipeline(transaction=False)
-        for key, (job_id, delivery) in outcomes.items():
-            pending = Record("pending", job_id).dumps()
-            if delivery is None:
-                args = [pending, "", 0]
-            else:
-                args = [pending, Record("accepted", job_id, delivery).dumps(), self._accepted_ttl_ms]
-            self._resolve(keys=[self._key(key)], args=args, client=pipe)
+        """Accept (delivery given) or release (None) many claims, key -> (job id, delivery): one call."""
+        if not outcomes:
+            return
+        args: list[str | int] = []
+        for job_id, delivery in outcomes.values():
+            accepted = "" if delivery is None else Record("accepted", job_id, delivery).dumps()
+            args += [Record("pending", job_id).dumps(), accepted]
         try:
-            pipe.execute()
+            self._resolve_many(keys=[self._key(k) for k in outcomes], args=[*args, self._accepted_ttl_ms])
         except redis.RedisError as exc:
             raise IdempotencyStoreUnavailable(str(exc)) from exc

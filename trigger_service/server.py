@@ -9,13 +9,17 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from shared.automation_settings import load_automation_settings
+from shared.booking_state import BookingStates
 from shared.config import Settings
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.redis_client import make_redis
+from trigger_service.enqueue import Enqueuer
 from trigger_service.idempotency import IdempotencyStore
 from trigger_service.interceptors import MetricsInterceptor
+from trigger_service.scheduling import Scheduler
 from trigger_service.servicer import AutomationServicer, EnqueueConfig
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AutomationService"].full_name
@@ -44,7 +48,9 @@ class TriggerServer:
 
 
 def create_server(settings: Settings, address: str | None = None) -> TriggerServer:
-    """Build the server bound to ``address`` (default listen_host:grpc_port; port 0 picks a free one)."""
+    """Build the server bound to ``address`` (default listen_host:grpc_port; port 0 picks a free one).
+
+    Raises SettingsError when the automation settings file is invalid (before anything is served)."""
     delivery_timeout_ms = int(settings.produce_delivery_timeout_s * 1000)
     producer = JobProducer(
         producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=delivery_timeout_ms)
@@ -53,10 +59,12 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     idempotency = IdempotencyStore(
         redis_client, lease_ms=delivery_timeout_ms + 5000, accepted_ttl_s=settings.idempotency_ttl_s
     )
+    bookings = BookingStates(redis_client, ttl_s=settings.booking_state_ttl_s)
+    scheduler = Scheduler(load_automation_settings(settings.automations_file))
     servicer = AutomationServicer(
         EnqueueConfig(jobs_topic=settings.jobs_topic, produce_timeout_s=settings.produce_timeout_s),
-        producer,
-        idempotency,
+        Enqueuer(settings.jobs_topic, producer, idempotency, bookings, scheduler),
+        bookings,
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),

@@ -1,13 +1,6 @@
 """Pytest fixtures for the SMS and e-mail channel tests: a fake Twilio API and a real SMTP server.
 
-Register them in tests/conftest.py (beside the other ``tests.support`` imports)::
-
-    from tests.support.channel_servers import (  # noqa: E402, F401
-        raw_tcp_server,
-        sms_server,
-        smtp_server,
-        smtp_server_with_auth,
-    )
+Registered for every test by ``pytest_plugins`` in tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -71,3 +71,13 @@ def eventlog_rows(database_url: str, **filters: Any) -> list[EventLog]:
             return list(session.scalars(query))
     finally:
         engine.dispose()
+
+
+def wait_rows(database_url: str, n: int, timeout_s: float = 20.0, **filters: Any) -> list[EventLog]:
+    """Until at least ``n`` EventLog rows match ``filters``; returns them."""
+
+    def probe() -> list[EventLog] | None:
+        rows = eventlog_rows(database_url, **filters)
+        return rows if len(rows) >= n else None
+
+    return wait_until(probe, timeout_s, what=f"{n} EventLog rows {filters or ''}")

@@ -11,7 +11,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from devtools.sample import sample_request
 from executor_service.automations import (
-    TEMPLATES,
     Contact,
     Message,
     format_money,
@@ -20,13 +19,21 @@ from executor_service.automations import (
     render,
     variables,
 )
+from shared.automation_settings import Senders, load_automation_settings
 from shared.errors import NotImplementedAutomation
-from shared.implemented import IMPLEMENTED
 from shared.names import SERVED_RECIPIENTS, recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 BUSINESS = "Happy Paws Sitting"
 OWNER = Contact(phone="+14155559876", email="owner@happypaws.example")
+SETTINGS = dataclasses.replace(
+    load_automation_settings(),  # the shipped file
+    business_name=BUSINESS,
+    senders=Senders(
+        sms_from="+14155550100", email_from="hi@x.example", owner_phone=OWNER.phone, owner_email=OWNER.email
+    ),
+)
+SERVED_PAIRS = sorted((t, r) for t, rs in SERVED_RECIPIENTS.items() for r in rs)
 CLIENT_PHONE = "+14155550123"  # devtools.sample's client
 CLIENT_EMAIL = "ana@example.com"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -162,7 +169,8 @@ def test_variables_defaults_without_pets_price_or_last_name() -> None:
 
 def render_pair(automation_type: int, recipient: int) -> tuple[pb.EnqueueAutomationRequest, Message]:
     request = sample_request("bk-2026-0007", automation_type, recipient)
-    return request, render(request, business_name=BUSINESS, owner=OWNER)
+    request.booking.sitter.CopyFrom(pb.Sitter(id="s-1", name="Sam Lee", phone="+14155550199"))
+    return request, render(request, SETTINGS)
 
 
 def test_render_owner_new_booking_alert_for_client() -> None:
@@ -206,8 +214,37 @@ def test_render_booking_confirmation_for_client() -> None:
     assert message.to == Contact(phone=CLIENT_PHONE, email=CLIENT_EMAIL)
 
 
-@pytest.mark.parametrize(("automation_type", "recipient"), sorted(TEMPLATES))
-def test_render_every_template_fully_substitutes(automation_type: int, recipient: int) -> None:
+@pytest.mark.parametrize(
+    ("automation_type", "recipient", "subject", "parts"),
+    [
+        (3, 1, "See you tomorrow: Drop-in visit for Rex, Milo and Luna", ["Hi Ana,", "starts tomorrow"]),
+        (
+            3,
+            3,
+            "Tomorrow: Drop-in visit for Rex, Milo and Luna",
+            ["Hi Sam Lee,", "(Ana Lopez)", "bk-2026-0007"],
+        ),
+        (4, 3, "You have a visit: Drop-in visit for Rex, Milo and Luna", ["Hi Sam Lee,", "Ana Lopez's Rex"]),
+        (4, 1, "Meet your sitter: Sam Lee", ["Hi Ana, Sam Lee will be looking after Rex, Milo and Luna"]),
+        (5, 1, "Payment reminder: $120.00 due", ["Hi Ana,", "$120.00 is due for your Drop-in visit"]),
+        (6, 1, f"Thank you from {BUSINESS}", ["Hi Ana, thank you for trusting us with Rex, Milo and Luna!"]),
+    ],
+    ids=["night-client", "night-sitter", "assign-sitter", "assign-client", "payment", "thanks"],
+)
+def test_render_the_other_four_types(automation_type, recipient, subject, parts) -> None:
+    request, message = render_pair(automation_type, recipient)
+    assert message.subject == subject
+    for part in parts:
+        assert part in message.body
+    assert message.body.endswith(f"- {BUSINESS}")
+    if recipient == pb.RECIPIENT_SITTER:
+        assert message.to == Contact(phone="+14155550199")  # the sitter's phone, nothing of the client's
+    else:
+        assert message.to == Contact(phone=CLIENT_PHONE, email=CLIENT_EMAIL)
+
+
+@pytest.mark.parametrize(("automation_type", "recipient"), SERVED_PAIRS)
+def test_render_every_served_pair_fully_substitutes(automation_type: int, recipient: int) -> None:
     _request, message = render_pair(automation_type, recipient)
     assert message.automation_type == type_name(automation_type)
     assert message.recipient == recipient_name(recipient)
@@ -219,34 +256,27 @@ def test_render_does_not_reformat_client_supplied_text() -> None:
     request = sample_request("bk-1", pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.RECIPIENT_CLIENT)
     request.booking.client.first_name = "{business_name}"
     request.booking.service_name = "{0.__class__}"
-    message = render(request, business_name=BUSINESS, owner=OWNER)
+    message = render(request, SETTINGS)
     assert message.body.startswith("Hi {business_name}, your {0.__class__} for ")
 
 
-NOT_IMPLEMENTED = sorted(
-    {(t, r) for t, rs in SERVED_RECIPIENTS.items() for r in rs} - set(TEMPLATES)
-    | {
+@pytest.mark.parametrize(
+    ("automation_type", "recipient"),
+    [
         (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_SITTER),  # not a served recipient
         (pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.RECIPIENT_OWNER),
         (pb.AUTOMATION_TYPE_UNSPECIFIED, pb.RECIPIENT_CLIENT),
-    }
+    ],
 )
-
-
-@pytest.mark.parametrize(("automation_type", "recipient"), NOT_IMPLEMENTED)
 def test_render_of_a_pair_without_template_raises(automation_type: int, recipient: int) -> None:
     request = sample_request("bk-1", automation_type, recipient)
-    with pytest.raises(NotImplementedAutomation, match="is not implemented") as excinfo:
-        render(request, business_name=BUSINESS, owner=OWNER)
-    assert type_name(automation_type) in str(excinfo.value)
+    with pytest.raises(NotImplementedAutomation, match="has no templates") as excinfo:
+        render(request, SETTINGS)
     assert recipient_name(recipient) in str(excinfo.value)
 
 
-def test_templates_and_trigger_implemented_pairs_agree() -> None:
-    """The trigger accepts exactly the pairs the executor can render."""
-    assert set(TEMPLATES) == IMPLEMENTED
-
-
-def test_every_template_serves_a_served_recipient() -> None:
-    for automation_type, recipient in TEMPLATES:
-        assert recipient in SERVED_RECIPIENTS[automation_type]
+def test_the_shipped_settings_have_templates_for_every_served_pair() -> None:
+    shipped = load_automation_settings()
+    for automation_type, recipient in SERVED_PAIRS:
+        spec = shipped.recipient(type_name(automation_type), recipient_name(recipient))
+        assert spec is not None and spec.enabled and spec.body.text

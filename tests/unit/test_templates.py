@@ -1,11 +1,11 @@
-"""Unit tests for executor_service.templates: named variables only, checked at construction."""
+"""Unit tests for shared.templates: named variables only, checked at construction."""
 
 from __future__ import annotations
 
 import pytest
 
-from executor_service.templates import VARIABLES, Template
 from shared.errors import TemplateError
+from shared.templates import VARIABLES, Template
 
 
 def test_unknown_variable_fails_at_construction_naming_origin_and_variable() -> None:

@@ -26,19 +26,19 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61utomation/v1/automation.proto\x12\rautomation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"M\n\x06\x43lient\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x11\n\tlast_name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\"1\n\x06Sitter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\"$\n\x03Pet\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07species\x18\x02 \x01(\t\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xaf\x03\n\x07\x42ooking\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.automation.v1.BookingStatus\x12%\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x15.automation.v1.Client\x12*\n\x06sitter\x18\x05 \x01(\x0b\x32\x15.automation.v1.SitterH\x00\x88\x01\x01\x12\x14\n\x0cservice_name\x18\x06 \x01(\t\x12,\n\x08start_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x65nd_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08timezone\x18\t \x01(\t\x12 \n\x04pets\x18\n \x03(\x0b\x32\x12.automation.v1.Pet\x12\x0f\n\x07\x61\x64\x64ress\x18\x0b \x01(\t\x12)\n\x0btotal_price\x18\x0c \x01(\x0b\x32\x14.automation.v1.Money\x12\x0c\n\x04paid\x18\r \x01(\x08\x12\r\n\x05notes\x18\x0e \x01(\tB\t\n\x07_sitter\"\xda\x01\n\x18\x45nqueueAutomationRequest\x12\x36\n\x0f\x61utomation_type\x18\x01 \x01(\x0e\x32\x1d.automation.v1.AutomationType\x12+\n\trecipient\x18\x02 \x01(\x0e\x32\x18.automation.v1.Recipient\x12\'\n\x07\x62ooking\x18\x03 \x01(\x0b\x32\x16.automation.v1.Booking\x12\x1c\n\x0fidempotency_key\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_idempotency_key\"\x89\x01\n\x19\x45nqueueAutomationResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\r\n\x05topic\x18\x04 \x01(\t\x12\x11\n\tpartition\x18\x05 \x01(\x05\x12\x0e\n\x06offset\x18\x06 \x01(\x03\"V\n\x19\x45nqueueAutomationsRequest\x12\x39\n\x08requests\x18\x01 \x03(\x0b\x32\'.automation.v1.EnqueueAutomationRequest\"\x80\x01\n\x11\x45nqueueItemResult\x12<\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32(.automation.v1.EnqueueAutomationResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"O\n\x1a\x45nqueueAutomationsResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .automation.v1.EnqueueItemResult\"\xb4\x01\n\rAutomationJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x38\n\x07request\x18\x03 \x01(\x0b\x32\'.automation.v1.EnqueueAutomationRequest\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12/\n\x0b\x65nqueued_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xaa\x02\n\x0e\x41utomationType\x12\x1f\n\x1b\x41UTOMATION_TYPE_UNSPECIFIED\x10\x00\x12+\n\'AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT\x10\x01\x12(\n$AUTOMATION_TYPE_BOOKING_CONFIRMATION\x10\x02\x12)\n%AUTOMATION_TYPE_NIGHT_BEFORE_REMINDER\x10\x03\x12%\n!AUTOMATION_TYPE_SITTER_ASSIGNMENT\x10\x04\x12$\n AUTOMATION_TYPE_PAYMENT_REMINDER\x10\x05\x12(\n$AUTOMATION_TYPE_POST_VISIT_THANK_YOU\x10\x06*g\n\tRecipient\x12\x19\n\x15RECIPIENT_UNSPECIFIED\x10\x00\x12\x14\n\x10RECIPIENT_CLIENT\x10\x01\x12\x13\n\x0fRECIPIENT_OWNER\x10\x02\x12\x14\n\x10RECIPIENT_SITTER\x10\x03*\xa7\x01\n\rBookingStatus\x12\x1e\n\x1a\x42OOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42OOKING_STATUS_REQUESTED\x10\x01\x12\x1c\n\x18\x42OOKING_STATUS_CONFIRMED\x10\x02\x12\x1c\n\x18\x42OOKING_STATUS_CANCELLED\x10\x03\x12\x1c\n\x18\x42OOKING_STATUS_COMPLETED\x10\x04\x32\xe6\x01\n\x11\x41utomationService\x12\x66\n\x11\x45nqueueAutomation\x12\'.automation.v1.EnqueueAutomationRequest\x1a(.automation.v1.EnqueueAutomationResponse\x12i\n\x12\x45nqueueAutomations\x12(.automation.v1.EnqueueAutomationsRequest\x1a).automation.v1.EnqueueAutomationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61utomation/v1/automation.proto\x12\rautomation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"M\n\x06\x43lient\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x11\n\tlast_name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\"1\n\x06Sitter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\"$\n\x03Pet\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07species\x18\x02 \x01(\t\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xaf\x03\n\x07\x42ooking\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.automation.v1.BookingStatus\x12%\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x15.automation.v1.Client\x12*\n\x06sitter\x18\x05 \x01(\x0b\x32\x15.automation.v1.SitterH\x00\x88\x01\x01\x12\x14\n\x0cservice_name\x18\x06 \x01(\t\x12,\n\x08start_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x65nd_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08timezone\x18\t \x01(\t\x12 \n\x04pets\x18\n \x03(\x0b\x32\x12.automation.v1.Pet\x12\x0f\n\x07\x61\x64\x64ress\x18\x0b \x01(\t\x12)\n\x0btotal_price\x18\x0c \x01(\x0b\x32\x14.automation.v1.Money\x12\x0c\n\x04paid\x18\r \x01(\x08\x12\r\n\x05notes\x18\x0e \x01(\tB\t\n\x07_sitter\"\x96\x02\n\x18\x45nqueueAutomationRequest\x12\x36\n\x0f\x61utomation_type\x18\x01 \x01(\x0e\x32\x1d.automation.v1.AutomationType\x12+\n\trecipient\x18\x02 \x01(\x0e\x32\x18.automation.v1.Recipient\x12\'\n\x07\x62ooking\x18\x03 \x01(\x0b\x32\x16.automation.v1.Booking\x12\x1c\n\x0fidempotency_key\x18\x04 \x01(\tH\x00\x88\x01\x01\x12/\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x88\x01\x01\x42\x12\n\x10_idempotency_keyB\t\n\x07_due_at\"\xb5\x01\n\x19\x45nqueueAutomationResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\r\n\x05topic\x18\x04 \x01(\t\x12\x11\n\tpartition\x18\x05 \x01(\x05\x12\x0e\n\x06offset\x18\x06 \x01(\x03\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x19\x45nqueueAutomationsRequest\x12\x39\n\x08requests\x18\x01 \x03(\x0b\x32\'.automation.v1.EnqueueAutomationRequest\"\x80\x01\n\x11\x45nqueueItemResult\x12<\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32(.automation.v1.EnqueueAutomationResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"O\n\x1a\x45nqueueAutomationsResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .automation.v1.EnqueueItemResult\"g\n\x18\x43\x61ncelAutomationsRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x37\n\x10\x61utomation_types\x18\x02 \x03(\x0e\x32\x1d.automation.v1.AutomationType\"M\n\x19\x43\x61ncelAutomationsResponse\x12\x30\n\x0c\x63\x61ncelled_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe0\x01\n\rAutomationJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x38\n\x07request\x18\x03 \x01(\x0b\x32\'.automation.v1.EnqueueAutomationRequest\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12/\n\x0b\x65nqueued_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xaa\x02\n\x0e\x41utomationType\x12\x1f\n\x1b\x41UTOMATION_TYPE_UNSPECIFIED\x10\x00\x12+\n\'AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT\x10\x01\x12(\n$AUTOMATION_TYPE_BOOKING_CONFIRMATION\x10\x02\x12)\n%AUTOMATION_TYPE_NIGHT_BEFORE_REMINDER\x10\x03\x12%\n!AUTOMATION_TYPE_SITTER_ASSIGNMENT\x10\x04\x12$\n AUTOMATION_TYPE_PAYMENT_REMINDER\x10\x05\x12(\n$AUTOMATION_TYPE_POST_VISIT_THANK_YOU\x10\x06*g\n\tRecipient\x12\x19\n\x15RECIPIENT_UNSPECIFIED\x10\x00\x12\x14\n\x10RECIPIENT_CLIENT\x10\x01\x12\x13\n\x0fRECIPIENT_OWNER\x10\x02\x12\x14\n\x10RECIPIENT_SITTER\x10\x03*\xa7\x01\n\rBookingStatus\x12\x1e\n\x1a\x42OOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42OOKING_STATUS_REQUESTED\x10\x01\x12\x1c\n\x18\x42OOKING_STATUS_CONFIRMED\x10\x02\x12\x1c\n\x18\x42OOKING_STATUS_CANCELLED\x10\x03\x12\x1c\n\x18\x42OOKING_STATUS_COMPLETED\x10\x04\x32\xce\x02\n\x11\x41utomationService\x12\x66\n\x11\x45nqueueAutomation\x12\'.automation.v1.EnqueueAutomationRequest\x1a(.automation.v1.EnqueueAutomationResponse\x12i\n\x12\x45nqueueAutomations\x12(.automation.v1.EnqueueAutomationsRequest\x1a).automation.v1.EnqueueAutomationsResponse\x12\x66\n\x11\x43\x61ncelAutomations\x12\'.automation.v1.CancelAutomationsRequest\x1a(.automation.v1.CancelAutomationsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'automation.v1.automation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUTOMATIONTYPE']._serialized_start=1608
-  _globals['_AUTOMATIONTYPE']._serialized_end=1906
-  _globals['_RECIPIENT']._serialized_start=1908
-  _globals['_RECIPIENT']._serialized_end=2011
-  _globals['_BOOKINGSTATUS']._serialized_start=2014
-  _globals['_BOOKINGSTATUS']._serialized_end=2181
+  _globals['_AUTOMATIONTYPE']._serialized_start=1940
+  _globals['_AUTOMATIONTYPE']._serialized_end=2238
+  _globals['_RECIPIENT']._serialized_start=2240
+  _globals['_RECIPIENT']._serialized_end=2343
+  _globals['_BOOKINGSTATUS']._serialized_start=2346
+  _globals['_BOOKINGSTATUS']._serialized_end=2513
   _globals['_CLIENT']._serialized_start=107
   _globals['_CLIENT']._serialized_end=184
   _globals['_SITTER']._serialized_start=186
@@ -50,17 +50,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BOOKING']._serialized_start=330
   _globals['_BOOKING']._serialized_end=761
   _globals['_ENQUEUEAUTOMATIONREQUEST']._serialized_start=764
-  _globals['_ENQUEUEAUTOMATIONREQUEST']._serialized_end=982
-  _globals['_ENQUEUEAUTOMATIONRESPONSE']._serialized_start=985
-  _globals['_ENQUEUEAUTOMATIONRESPONSE']._serialized_end=1122
-  _globals['_ENQUEUEAUTOMATIONSREQUEST']._serialized_start=1124
-  _globals['_ENQUEUEAUTOMATIONSREQUEST']._serialized_end=1210
-  _globals['_ENQUEUEITEMRESULT']._serialized_start=1213
-  _globals['_ENQUEUEITEMRESULT']._serialized_end=1341
-  _globals['_ENQUEUEAUTOMATIONSRESPONSE']._serialized_start=1343
-  _globals['_ENQUEUEAUTOMATIONSRESPONSE']._serialized_end=1422
-  _globals['_AUTOMATIONJOB']._serialized_start=1425
-  _globals['_AUTOMATIONJOB']._serialized_end=1605
-  _globals['_AUTOMATIONSERVICE']._serialized_start=2184
-  _globals['_AUTOMATIONSERVICE']._serialized_end=2414
+  _globals['_ENQUEUEAUTOMATIONREQUEST']._serialized_end=1042
+  _globals['_ENQUEUEAUTOMATIONRESPONSE']._serialized_start=1045
+  _globals['_ENQUEUEAUTOMATIONRESPONSE']._serialized_end=1226
+  _globals['_ENQUEUEAUTOMATIONSREQUEST']._serialized_start=1228
+  _globals['_ENQUEUEAUTOMATIONSREQUEST']._serialized_end=1314
+  _globals['_ENQUEUEITEMRESULT']._serialized_start=1317
+  _globals['_ENQUEUEITEMRESULT']._serialized_end=1445
+  _globals['_ENQUEUEAUTOMATIONSRESPONSE']._serialized_start=1447
+  _globals['_ENQUEUEAUTOMATIONSRESPONSE']._serialized_end=1526
+  _globals['_CANCELAUTOMATIONSREQUEST']._serialized_start=1528
+  _globals['_CANCELAUTOMATIONSREQUEST']._serialized_end=1631
+  _globals['_CANCELAUTOMATIONSRESPONSE']._serialized_start=1633
+  _globals['_CANCELAUTOMATIONSRESPONSE']._serialized_end=1710
+  _globals['_AUTOMATIONJOB']._serialized_start=1713
+  _globals['_AUTOMATIONJOB']._serialized_end=1937
+  _globals['_AUTOMATIONSERVICE']._serialized_start=2516
+  _globals['_AUTOMATIONSERVICE']._serialized_end=2850
 # @@protoc_insertion_point(module_scope)

@@ -123,32 +123,36 @@ class Booking(_message.Message):
     def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., status: _Optional[_Union[BookingStatus, str]] = ..., client: _Optional[_Union[Client, _Mapping]] = ..., sitter: _Optional[_Union[Sitter, _Mapping]] = ..., service_name: _Optional[str] = ..., start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timezone: _Optional[str] = ..., pets: _Optional[_Iterable[_Union[Pet, _Mapping]]] = ..., address: _Optional[str] = ..., total_price: _Optional[_Union[Money, _Mapping]] = ..., paid: _Optional[bool] = ..., notes: _Optional[str] = ...) -> None: ...
 
 class EnqueueAutomationRequest(_message.Message):
-    __slots__ = ("automation_type", "recipient", "booking", "idempotency_key")
+    __slots__ = ("automation_type", "recipient", "booking", "idempotency_key", "due_at")
     AUTOMATION_TYPE_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
     BOOKING_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
     automation_type: AutomationType
     recipient: Recipient
     booking: Booking
     idempotency_key: str
-    def __init__(self, automation_type: _Optional[_Union[AutomationType, str]] = ..., recipient: _Optional[_Union[Recipient, str]] = ..., booking: _Optional[_Union[Booking, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    due_at: _timestamp_pb2.Timestamp
+    def __init__(self, automation_type: _Optional[_Union[AutomationType, str]] = ..., recipient: _Optional[_Union[Recipient, str]] = ..., booking: _Optional[_Union[Booking, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EnqueueAutomationResponse(_message.Message):
-    __slots__ = ("job_id", "idempotency_key", "duplicate", "topic", "partition", "offset")
+    __slots__ = ("job_id", "idempotency_key", "duplicate", "topic", "partition", "offset", "due_at")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     TOPIC_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     idempotency_key: str
     duplicate: bool
     topic: str
     partition: int
     offset: int
-    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., duplicate: _Optional[bool] = ..., topic: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+    due_at: _timestamp_pb2.Timestamp
+    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., duplicate: _Optional[bool] = ..., topic: _Optional[str] = ..., partition: _Optional[int] = ..., offset: _Optional[int] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EnqueueAutomationsRequest(_message.Message):
     __slots__ = ("requests",)
@@ -170,16 +174,32 @@ class EnqueueAutomationsResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[EnqueueItemResult]
     def __init__(self, results: _Optional[_Iterable[_Union[EnqueueItemResult, _Mapping]]] = ...) -> None: ...
 
+class CancelAutomationsRequest(_message.Message):
+    __slots__ = ("booking_id", "automation_types")
+    BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATION_TYPES_FIELD_NUMBER: _ClassVar[int]
+    booking_id: str
+    automation_types: _containers.RepeatedScalarFieldContainer[AutomationType]
+    def __init__(self, booking_id: _Optional[str] = ..., automation_types: _Optional[_Iterable[_Union[AutomationType, str]]] = ...) -> None: ...
+
+class CancelAutomationsResponse(_message.Message):
+    __slots__ = ("cancelled_at",)
+    CANCELLED_AT_FIELD_NUMBER: _ClassVar[int]
+    cancelled_at: _timestamp_pb2.Timestamp
+    def __init__(self, cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class AutomationJob(_message.Message):
-    __slots__ = ("job_id", "idempotency_key", "request", "attempt", "enqueued_at")
+    __slots__ = ("job_id", "idempotency_key", "request", "attempt", "enqueued_at", "due_at")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     ENQUEUED_AT_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     idempotency_key: str
     request: EnqueueAutomationRequest
     attempt: int
     enqueued_at: _timestamp_pb2.Timestamp
-    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request: _Optional[_Union[EnqueueAutomationRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., enqueued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    due_at: _timestamp_pb2.Timestamp
+    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request: _Optional[_Union[EnqueueAutomationRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., enqueued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -44,6 +44,11 @@ class AutomationServiceStub:
                 request_serializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationsRequest.SerializeToString,
                 response_deserializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationsResponse.FromString,
                 _registered_method=True)
+        self.CancelAutomations = channel.unary_unary(
+                '/automation.v1.AutomationService/CancelAutomations',
+                request_serializer=automation_dot_v1_dot_automation__pb2.CancelAutomationsRequest.SerializeToString,
+                response_deserializer=automation_dot_v1_dot_automation__pb2.CancelAutomationsResponse.FromString,
+                _registered_method=True)
 
 
 class AutomationServiceServicer:
@@ -67,6 +72,13 @@ class AutomationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelAutomations(self, request, context):
+        """Cancels the booking's pending jobs (of the given types, or all): they never send.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AutomationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -79,6 +91,11 @@ def add_AutomationServiceServicer_to_server(servicer, server):
                     servicer.EnqueueAutomations,
                     request_deserializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationsRequest.FromString,
                     response_serializer=automation_dot_v1_dot_automation__pb2.EnqueueAutomationsResponse.SerializeToString,
+            ),
+            'CancelAutomations': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelAutomations,
+                    request_deserializer=automation_dot_v1_dot_automation__pb2.CancelAutomationsRequest.FromString,
+                    response_serializer=automation_dot_v1_dot_automation__pb2.CancelAutomationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +152,33 @@ class AutomationService:
             '/automation.v1.AutomationService/EnqueueAutomations',
             automation_dot_v1_dot_automation__pb2.EnqueueAutomationsRequest.SerializeToString,
             automation_dot_v1_dot_automation__pb2.EnqueueAutomationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelAutomations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/automation.v1.AutomationService/CancelAutomations',
+            automation_dot_v1_dot_automation__pb2.CancelAutomationsRequest.SerializeToString,
+            automation_dot_v1_dot_automation__pb2.CancelAutomationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -57,6 +57,17 @@ class Template:
             names.add(field)
         return frozenset(names)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Template):
+            return NotImplemented
+        return (self.text, self.origin) == (other.text, other.origin)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.origin))
+
+    def __repr__(self) -> str:
+        return f"Template({self.text!r}, origin={self.origin!r})"
+
     def render(self, values: Mapping[str, str]) -> str:
         missing = self.names - values.keys()
         if missing:

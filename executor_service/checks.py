@@ -1,0 +1,60 @@
+"""Right before a job sends, does it still make sense? (after its dedup key was leased)
+
+- cancelled by CancelAutomations, or the booking's newest known state is cancelled → ``cancelled``;
+- a newer booking version was enqueued for the same type and recipient → ``superseded``;
+- a payment reminder for a booking now paid → ``skipped_not_applicable``;
+- the type or the recipient is disabled in the automation settings → ``skipped_disabled``;
+- a scheduled job (first attempt) that came due more than ``max_lateness_s`` ago → ``skipped_late``.
+
+The booking state comes from Redis (shared/booking_state.py), one pipelined read per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shared.automation_settings import AutomationSettings
+from shared.booking_state import BookingSnapshot, BookingStates, verdict
+from shared.db.models import EventStatus
+from shared.names import recipient_name, type_name
+from shared.proto.automation.v1 import automation_pb2 as pb
+
+_UNKNOWN = BookingSnapshot()
+
+
+class PreSendChecks:
+    def __init__(self, bookings: BookingStates, settings: AutomationSettings) -> None:
+        self._bookings = bookings
+        self._settings = settings
+
+    def load(self, jobs: Iterable[pb.AutomationJob]) -> dict[str, BookingSnapshot]:
+        """The snapshots of these jobs' bookings (raises when Redis cannot be asked)."""
+        return self._bookings.fetch(job.request.booking.id for job in jobs)
+
+    def verdict(
+        self, job: pb.AutomationJob, snapshots: dict[str, BookingSnapshot], now_ms: int
+    ) -> tuple[str, str] | None:
+        """``(status, reason)`` when ``job`` must end without sending, else None."""
+        request = job.request
+        found = verdict(job, snapshots.get(request.booking.id, _UNKNOWN))
+        if found is not None:
+            return found
+        kind, recipient = type_name(request.automation_type), recipient_name(request.recipient)
+        if kind not in self._settings.types:
+            return None  # not an automation we know: rendering fails it permanently (dead letter)
+        if not self._settings.for_type(kind).enabled:
+            return EventStatus.SKIPPED_DISABLED, f"{kind} is disabled in {self._settings.source}"
+        settings = self._settings.recipient(kind, recipient)
+        if settings is None or not settings.enabled:
+            return (
+                EventStatus.SKIPPED_DISABLED,
+                f"{kind} to {recipient} is disabled in {self._settings.source}",
+            )
+        if job.attempt == 1 and job.HasField("due_at"):
+            late_s = (now_ms - job.due_at.ToMilliseconds()) / 1000
+            if late_s > self._settings.max_lateness_s:
+                return (
+                    EventStatus.SKIPPED_LATE,
+                    f"came due {late_s:.0f} s ago (max {self._settings.max_lateness_s} s)",
+                )
+        return None

@@ -1,0 +1,199 @@
+"""Enqueueing: requests validated, scheduled, claimed and produced together (EnqueueAutomation is a
+batch of one; EnqueueAutomations takes up to MAX_BATCH_ITEMS).
+
+Each item gets its own result: accepted (broker-acknowledged), a duplicate of an accepted job, or an
+error status (INVALID_ARGUMENT with field violations, or UNAVAILABLE when it was not written and may
+be retried with the same key). Idempotency claims are taken and settled in pipelined Redis round
+trips; the settlement (and the note of the booking's newest version, shared/booking_state.py) runs
+when the last broker answer arrives, even if the caller has stopped waiting. Items sharing a key are
+one job: the first is accepted, the others are its duplicates. A key claimed by a call still in flight
+is waited for (until the deadline), so a concurrent duplicate answers as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
+
+import redis
+from google.rpc import code_pb2, status_pb2
+
+from shared.booking_state import BookingStates
+from shared.codec import encode_job
+from shared.errors import IdempotencyStoreUnavailable
+from shared.kafka import Delivery, JobProducer
+from shared.names import type_name
+from shared.proto.automation.v1 import automation_pb2 as pb
+from trigger_service import metrics
+from trigger_service.idempotency import IdempotencyStore, Record
+from trigger_service.scheduling import Scheduler
+from trigger_service.validation import bad_request_proto, default_idempotency_key, validate_enqueue_request
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_ITEMS = 500
+_PENDING_POLL_S = 0.02
+_Outcomes = dict[str, Delivery | None]
+
+
+def response_for(
+    job_id: str, key: str, delivery: Delivery | None, *, duplicate: bool
+) -> pb.EnqueueAutomationResponse:
+    response = pb.EnqueueAutomationResponse(job_id=job_id, idempotency_key=key, duplicate=duplicate)
+    if delivery is not None:
+        response.topic, response.partition, response.offset = (
+            delivery.topic,
+            delivery.partition,
+            delivery.offset,
+        )
+    return response
+
+
+def item_error(code: int, message: str) -> pb.EnqueueItemResult:
+    return pb.EnqueueItemResult(error=status_pb2.Status(code=code, message=message))
+
+
+class Enqueuer:
+    def __init__(
+        self,
+        jobs_topic: str,
+        producer: JobProducer,
+        idempotency: IdempotencyStore,
+        bookings: BookingStates,
+        scheduler: Scheduler,
+    ) -> None:
+        self._jobs_topic = jobs_topic
+        self._producer = producer
+        self._idempotency = idempotency
+        self._bookings = bookings
+        self._scheduler = scheduler
+        self._settlers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="settle")
+
+    def enqueue(self, requests: Sequence[pb.EnqueueAutomationRequest], budget_s: float) -> list:
+        """One result per request. Raises IdempotencyStoreUnavailable before anything was produced."""
+        received_ns = time.time_ns()
+        deadline = time.perf_counter() + budget_s
+        results: list[pb.EnqueueItemResult | None] = [None] * len(requests)
+        jobs = self._admit(requests, results, received_ns)
+        by_key: dict[str, list[int]] = {}
+        for i, job in jobs.items():
+            by_key.setdefault(job.idempotency_key, []).append(i)
+        firsts = {key: jobs[indices[0]] for key, indices in by_key.items()}
+        existing = self._claim({key: job.job_id for key, job in firsts.items()}, deadline)
+        produced: list[str] = []
+        for key, indices in by_key.items():
+            record, job = existing.get(key), firsts[key]
+            if record is None:
+                produced.append(key)
+            elif record.state == "accepted":
+                self._fill(results, indices, job, record.job_id, record.delivery, duplicate=True)
+            else:
+                self._fill_error(results, indices, "an earlier call with this key is still waiting; retry")
+        outcomes = self._produce(produced, firsts, deadline)
+        for key, delivery in outcomes.items():
+            if delivery is None:
+                message = "the broker did not acknowledge the job in time; retry"
+                self._fill_error(results, by_key[key], message)
+            else:
+                self._fill(results, by_key[key], firsts[key], firsts[key].job_id, delivery, duplicate=False)
+        return results
+
+    def _admit(self, requests, results, received_ns: int) -> dict[int, pb.AutomationJob]:
+        """Validate and schedule every item; the valid ones' jobs by request index."""
+        jobs: dict[int, pb.AutomationJob] = {}
+        now = datetime.fromtimestamp(received_ns / 1e9, UTC)
+        for i, request in enumerate(requests):
+            violations = validate_enqueue_request(request)
+            due_at = None
+            if not violations:
+                due_at, violations = self._scheduler.due_at(request, now)
+            if violations:
+                for v in violations:
+                    metrics.VALIDATION_FAILURES.labels(field=v.field.split("[", 1)[0]).inc()
+                results[i] = pb.EnqueueItemResult(error=bad_request_proto(violations))
+                continue
+            key = request.idempotency_key if request.HasField("idempotency_key") else None
+            job = pb.AutomationJob(
+                job_id=uuid.uuid4().hex,
+                idempotency_key=key or default_idempotency_key(request),
+                request=request,
+                attempt=1,
+            )
+            job.enqueued_at.FromNanoseconds(received_ns)
+            if due_at is not None:
+                job.due_at.FromDatetime(due_at)
+            jobs[i] = job
+        return jobs
+
+    def _claim(self, job_ids: dict[str, str], deadline: float) -> dict[str, Record | None]:
+        """Claim the keys; keys pending in another call are asked again until it settles or the deadline."""
+        result = self._idempotency.claim_many(job_ids)
+        while True:
+            pending = {k: job_ids[k] for k, r in result.items() if r is not None and r.state == "pending"}
+            if not pending or time.perf_counter() + _PENDING_POLL_S >= deadline:
+                return result
+            time.sleep(_PENDING_POLL_S)
+            result.update(self._idempotency.claim_many(pending))
+
+    def _produce(self, keys: list[str], jobs: dict[str, pb.AutomationJob], deadline: float) -> _Outcomes:
+        """Produce the jobs of ``keys`` and wait for the broker's answers (until ``deadline``); the claims
+        are settled once every answer arrived, even after this call stopped waiting.
+
+        Returns key -> delivery, or None for a job not acknowledged (in time).
+        """
+        if not keys:
+            return {}
+        answered = self._producer.produce_all(self._jobs_topic, [encode_job(jobs[k]) for k in keys])
+        settled: Future[_Outcomes] = Future()
+
+        def settle(answers: Future) -> None:
+            replies = zip(keys, answers.result(), strict=True)
+            outcomes = {k: a if isinstance(a, Delivery) else None for k, a in replies}
+            self._settle(outcomes, jobs)
+            settled.set_result(outcomes)
+
+        # Settling takes Redis round trips: not on the producer's poll thread, which serves every ack.
+        answered.add_done_callback(lambda f: self._settlers.submit(settle, f))
+        try:
+            outcomes = settled.result(timeout=max(deadline - time.perf_counter(), 0.0))
+        except FutureTimeout:
+            metrics.PRODUCE_ERRORS.labels("timeout").inc()
+            return dict.fromkeys(keys)
+        failed = sum(d is None for d in outcomes.values())
+        if failed:
+            metrics.PRODUCE_ERRORS.labels("delivery_failed").inc(failed)
+        return outcomes
+
+    def _settle(self, outcomes: _Outcomes, jobs: dict[str, pb.AutomationJob]) -> None:
+        try:
+            self._idempotency.settle_many({k: (jobs[k].job_id, d) for k, d in outcomes.items()})
+        except IdempotencyStoreUnavailable:
+            # Unsettled claims expire by themselves; a retry may then produce again, which the
+            # executor's dedup table absorbs.
+            log.warning("could not settle idempotency claims", extra={"jobs": len(outcomes)})
+        try:
+            self._bookings.record(jobs[k].request for k, d in outcomes.items() if d is not None)
+        except redis.RedisError:
+            metrics.PRODUCE_ERRORS.labels("booking_state").inc()
+            log.warning("could not note booking versions; older pending jobs will not be superseded")
+
+    @staticmethod
+    def _fill(results, indices, job: pb.AutomationJob, job_id: str, delivery, *, duplicate: bool) -> None:
+        automation_type = type_name(job.request.automation_type)
+        for n, i in enumerate(indices):
+            dup = duplicate or n > 0
+            response = response_for(job_id, job.idempotency_key, delivery, duplicate=dup)
+            if job.HasField("due_at") and not duplicate:
+                response.due_at.CopyFrom(job.due_at)
+            results[i] = pb.EnqueueItemResult(accepted=response)
+            metrics.ENQUEUED_JOBS.labels(automation_type, "duplicate" if dup else "accepted").inc()
+
+    @staticmethod
+    def _fill_error(results, indices, message: str) -> None:
+        for i in indices:
+            results[i] = item_error(code_pb2.UNAVAILABLE, message)
