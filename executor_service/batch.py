@@ -125,26 +125,23 @@ class BatchProcessor:
         succeeded = self._eventlog.succeeded_keys(keys)
         snapshots = self._checks.load(jobs)
         blocked: list[Message] = []
-        marks: list[Future] = []
         todo: queue.SimpleQueue[tuple[int, list[_Item]]] = queue.SimpleQueue()
         for i, items in enumerate(groups.values()):
             todo.put((i, items))
         done: list[list[JobRun]] = [[] for _ in groups]
 
         def lane() -> None:  # one of `concurrency` workers, each taking the next booking's jobs
-            lane_marks: list[Future] = []
             while True:
                 try:
                     i, items = todo.get_nowait()
                 except queue.Empty:
-                    marks.extend(lane_marks)
                     return
-                done[i] = self._run_group(items, holders, succeeded, snapshots, blocked, lane_marks, now_ms)
+                done[i] = self._run_group(items, holders, succeeded, snapshots, blocked, now_ms)
 
         for lane_future in [self._pool.submit(lane) for _ in range(min(self._concurrency, len(groups)))]:
             lane_future.result()
         runs = [run for group in done for run in group]
-        wait(marks)  # the deliveries are recorded (or Redis failed: the row commit still records them)
+        self._sent.wait_written()  # the deliveries are recorded (or Redis failed: the rows record them)
         return BatchOutcome(runs=runs, poison=poison, blocked=blocked, deferred=deferred)
 
     def persist(self, outcome: BatchOutcome) -> list[Message]:
@@ -213,7 +210,6 @@ class BatchProcessor:
         succeeded: set[str],
         snapshots: dict[str, BookingSnapshot],
         blocked: list[Message],
-        marks: list[Future],
         now_ms: int,
     ) -> list[JobRun]:
         """Run one booking's jobs in order. A job already delivered is skipped (or, if only its row is
@@ -239,13 +235,13 @@ class BatchProcessor:
                     self._sent.unreserve()
                 else:
                     seen.add(key)
-                    self._record_delivery(run, marks)
+                    self._record_delivery(run)
                 runs.append(run)
         return runs
 
-    def _record_delivery(self, run: JobRun, marks: list[Future]) -> None:
+    def _record_delivery(self, run: JobRun) -> None:
         failpoints.reached("after_send")
-        marks.append(self._sent.record(run.job.idempotency_key, run.job.job_id, run.outputs or {}))
+        self._sent.record(run.job.idempotency_key, run.job.job_id, run.outputs or {})
 
     def _defer(self, job: pb.AutomationJob, msg: Message) -> _Pending:
         """Send a job due later to its next delay topic; the first deferral writes a ``scheduled`` row."""

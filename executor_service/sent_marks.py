@@ -4,7 +4,8 @@ Job threads hand each delivery to ``SentRecorder.record()`` and go on; a backgro
 whatever has queued up meanwhile in one round trip (group commit), so the markers of all lanes share
 round trips. A send first ``reserve()``s one of ``max_unrecorded`` slots, freed when its marker is
 written: a crash can repeat at most that many sends (the executor uses its concurrency, the same bound
-as a synchronous write per job). The batch waits for its markers before it makes its outcome durable.
+as a synchronous write per job). The batch waits for its markers (``wait_written()``) before it makes
+its outcome durable.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from concurrent.futures import Future
 from typing import Any
 
 import redis
@@ -22,7 +22,7 @@ from shared import failpoints
 
 log = logging.getLogger(__name__)
 
-_Mark = tuple[str, str, dict[str, Any], Future]
+_Mark = tuple[str, str, dict[str, Any]]
 _STOP = None
 
 
@@ -34,6 +34,10 @@ class SentRecorder:
         self._queue: queue.SimpleQueue[_Mark | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._written = threading.Condition()
+        self._recorded = 0  # markers handed over so far
+        self._done = 0  # markers written (or failed) so far
+        self.failed = 0  # markers Redis refused (their rows still record the deliveries)
 
     def reserve(self) -> None:
         """Before a send: wait until fewer than ``max_unrecorded`` deliveries await their marker."""
@@ -43,16 +47,22 @@ class SentRecorder:
         """The reserved send did not happen (the job failed before delivering)."""
         self._slots.release()
 
-    def record(self, key: str, job_id: str, outputs: dict[str, Any]) -> Future[None]:
-        """Queue a ``sent`` marker; the future resolves once it is written (or with the Redis error)."""
+    def record(self, key: str, job_id: str, outputs: dict[str, Any]) -> None:
+        """Queue a ``sent`` marker (for a send that ``reserve()``d its slot)."""
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="sent-marks", daemon=True)
                     self._thread.start()
-        done: Future[None] = Future()
-        self._queue.put((key, job_id, outputs, done))
-        return done
+        with self._written:
+            self._recorded += 1
+        self._queue.put((key, job_id, outputs))
+
+    def wait_written(self, timeout_s: float | None = None) -> bool:
+        """Until every marker recorded so far is written (or failed); False on timeout."""
+        with self._written:
+            target = self._recorded
+            return self._written.wait_for(lambda: self._done >= target, timeout=timeout_s)
 
     def _run(self) -> None:
         while True:
@@ -73,19 +83,18 @@ class SentRecorder:
 
     def _write(self, marks: list[_Mark]) -> None:
         try:
-            self._dedup.mark_sent_many([(key, job_id, outputs) for key, job_id, outputs, _ in marks])
-        except redis.RedisError as exc:
+            self._dedup.mark_sent_many(marks)
+        except redis.RedisError:
             # The row commit (and the database's one-success guard) still records these; if Redis
             # stays down, the batch's persist() fails and waits for it.
             log.warning("could not record deliveries in Redis", extra={"jobs": len(marks)})
-            for *_, done in marks:
-                self._slots.release()
-                done.set_exception(exc)
-            return
-        failpoints.reached("after_sent_mark")
-        for *_, done in marks:
-            self._slots.release()
-            done.set_result(None)
+            self.failed += len(marks)
+        else:
+            failpoints.reached("after_sent_mark")
+        self._slots.release(len(marks))
+        with self._written:
+            self._done += len(marks)
+            self._written.notify_all()
 
     def close(self) -> None:
         if self._thread is not None:

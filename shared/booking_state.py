@@ -53,6 +53,13 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 
+# KEYS: booking hashes. Each one's HGETALL, as a flat field/value list (empty when absent).
+_FETCH = """
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
+return out
+"""
+
 ALL_TYPES = "*"
 # Types that make no sense once the booking is cancelled (all six today: none is a cancellation notice).
 _CANCELLED_BOOKING_STATUS = pb.BOOKING_STATUS_CANCELLED
@@ -113,6 +120,7 @@ class BookingStates:
         self._ttl_s = ttl_s
         self._record = client.register_script(_RECORD)
         self._cancel = client.register_script(_CANCEL)
+        self._fetch = client.register_script(_FETCH)
 
     def record(self, requests: Iterable[pb.EnqueueAutomationRequest]) -> None:
         """Note accepted jobs' booking versions and states (one script call)."""
@@ -131,9 +139,13 @@ class BookingStates:
         self._cancel(keys=[BOOKING_KEY_PREFIX + booking_id], args=[at_ms, self._ttl_s, *fields])
 
     def fetch(self, booking_ids: Iterable[str]) -> dict[str, BookingSnapshot]:
-        """Snapshots of these bookings (one pipelined round trip); unknown bookings are absent."""
+        """Snapshots of these bookings (one script call); unknown bookings are absent."""
         ids = list(dict.fromkeys(booking_ids))
-        pipe = self._redis.pipeline(transaction=False)
-        for booking_id in ids:
-            pipe.hgetall(BOOKING_KEY_PREFIX + booking_id)
-        return {i: BookingSnapshot.parse(raw) for i, raw in zip(ids, pipe.execute(), strict=True) if raw}
+        if not ids:
+            return {}
+        flat = self._fetch(keys=[BOOKING_KEY_PREFIX + i for i in ids])
+        snapshots = {}
+        for booking_id, pairs in zip(ids, flat, strict=True):
+            if pairs:
+                snapshots[booking_id] = BookingSnapshot.parse(dict(zip(pairs[::2], pairs[1::2], strict=True)))
+        return snapshots

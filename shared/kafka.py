@@ -33,16 +33,17 @@ class Delivery:
 def producer_config(bootstrap_servers: str, *, delivery_timeout_ms: int, **extra: Any) -> dict[str, Any]:
     """Durable producer settings: idempotent, acks from all in-sync replicas, bounded delivery time.
 
-    Tuning (see ARCHITECTURE.md, "Throughput and latency"): ``linger.ms`` 2 adds at most 2 ms to a
-    unary call's latency but lets concurrent calls and batch items share a produce request (librdkafka's
-    default is 5); ``batch.size`` 1 MiB holds a full 500-item batch in one request per partition; lz4
-    costs little CPU and shrinks the repetitive protobuf payloads.
+    Tuning (see ARCHITECTURE.md, "Throughput and latency"): ``linger.ms`` 0 (librdkafka's default is 5):
+    a message goes out at once, and messages produced while a request is in flight still share the next
+    one, so batches form under load without adding latency when idle (measured: linger 2 ms halved a
+    single caller's rate and did not raise batch throughput); ``batch.size`` 1 MiB holds a full 500-item
+    batch in one request per partition; lz4 costs little CPU and shrinks the repetitive payloads.
     """
     return {
         "bootstrap.servers": bootstrap_servers,
         "enable.idempotence": True,
         "acks": "all",
-        "linger.ms": 2,
+        "linger.ms": 0,
         "batch.size": 1024 * 1024,
         "delivery.timeout.ms": delivery_timeout_ms,
         "compression.type": "lz4",
