@@ -33,7 +33,9 @@ def service_env(stack: Stack, **fields: object) -> dict[str, str]:
         "listen_host": "127.0.0.1",
         "session_timeout_ms": SESSION_TIMEOUT_MS,
         "idempotency_ttl_s": 3600,  # bench keys are never asked for again: let Redis forget them soon
-        "dedup_ttl_s": 3600,
+        # Short, but Settings requires dedup TTL >= jobs topic retention > longest delay tier (65536 s).
+        "dedup_ttl_s": 86400,
+        "jobs_topic_retention_ms": 86400 * 1000,
         "default_channel": "null",
         **fields,
     }

@@ -18,8 +18,8 @@ import time
 from shared.config import Settings
 from shared.db.migrate import upgrade
 from shared.embedded import EmbeddedProcess, free_port, redis_answers, start_tansu, start_valkey
-from shared.kafka import ensure_topics
-from shared.topics import all_topics
+from shared.kafka import ensure_topic_specs
+from shared.topics import topic_specs
 
 DEFAULT_KAFKA_PORT = 9092
 
@@ -59,8 +59,7 @@ def main() -> int:
     children: list[subprocess.Popen] = []
     try:
         upgrade(settings.sqlalchemy_url)
-        topics = all_topics(settings.jobs_topic, settings.retry_tiers_s, settings.delay_tiers_s)
-        ensure_topics(settings.kafka_bootstrap_servers, dict.fromkeys(topics, settings.jobs_topic_partitions))
+        ensure_topic_specs(settings.kafka_bootstrap_servers, topic_specs(settings))
         child_env = {**os.environ, **env}
         for module in ("trigger_service", "executor_service"):
             children.append(subprocess.Popen([sys.executable, "-m", module], env=child_env))

@@ -34,7 +34,7 @@ from executor_service.dedup import DedupTable, Entry
 from executor_service.eventlog import EventLogWriter
 from executor_service.failures import Failure, classify
 from executor_service.republish import Republisher
-from executor_service.runner import JobRun, JobRunner, event_row
+from executor_service.runner import JobRun, JobRunner, event_row, traceparent_of
 from executor_service.scheduling import Deferrer, due_in_s
 from executor_service.sent_marks import SentRecorder
 from shared import failpoints
@@ -45,6 +45,7 @@ from shared.errors import PoisonMessage
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.retry import RetryPolicy, compute_backoff, should_retry
+from shared.tracing import log_context, trace_id
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,8 @@ class BatchProcessor:
             ]
             outcome.pending += [self._defer(job, msg) for job, msg in outcome.deferred]
             for run in outcome.runs:
-                status, publish = self._disposition(run)
+                with _job_log_context(run.job, run.msg):
+                    status, publish = self._disposition(run)
                 row = event_row(run, status)
                 if publish is None:
                     outcome.rows.append(row)
@@ -171,6 +173,7 @@ class BatchProcessor:
             outcome.rows_written = True
             for row in outcome.rows:
                 metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
+            _observe_end_to_end(outcome.runs, time.time())
         if not outcome.marked:
             done = EventStatus.FINAL
             self._dedup.mark_done(
@@ -217,27 +220,43 @@ class BatchProcessor:
         runs = []
         seen = set(succeeded)
         for job, msg in items:
-            key = job.idempotency_key
-            holder = holders.get(key)
-            if key in seen or (holder is not None and holder.state == "done"):
-                runs.append(self._runner.skipped(job, msg))
-            elif holder is not None and holder.state == "sent":
-                runs.append(self._runner.recovered(job, msg, holder.outputs))
-                seen.add(key)
-            elif holder is not None:  # another worker's lease: it may still be running this job
+            with _job_log_context(job, msg):
+                run = self._run_one(job, msg, holders.get(job.idempotency_key), seen, snapshots, now_ms)
+            if run is None:
                 blocked.append(msg)
-            elif (found := self._checks.verdict(job, snapshots, now_ms)) is not None:
-                runs.append(self._runner.ended(job, msg, *found))
             else:
-                self._sent.reserve()  # bounds the deliveries not recorded yet (a crash may repeat them)
-                run = self._runner.run(job, msg)
-                if run.failure is not None:
-                    self._sent.unreserve()
-                else:
-                    seen.add(key)
-                    self._record_delivery(run)
                 runs.append(run)
         return runs
+
+    def _run_one(
+        self,
+        job: pb.AutomationJob,
+        msg: Message,
+        holder: Entry | None,
+        seen: set[str],
+        snapshots: dict[str, BookingSnapshot],
+        now_ms: int,
+    ) -> JobRun | None:
+        """One job's run; None when another worker's lease holds its key (it may be running it)."""
+        key = job.idempotency_key
+        if key in seen or (holder is not None and holder.state == "done"):
+            return self._runner.skipped(job, msg)
+        if holder is not None and holder.state == "sent":
+            seen.add(key)
+            return self._runner.recovered(job, msg, holder.outputs)
+        if holder is not None:
+            return None
+        found = self._checks.verdict(job, snapshots, now_ms)
+        if found is not None:
+            return self._runner.ended(job, msg, *found)
+        self._sent.reserve()  # bounds the deliveries not recorded yet (a crash may repeat them)
+        run = self._runner.run(job, msg)
+        if run.failure is not None:
+            self._sent.unreserve()
+        else:
+            seen.add(key)
+            self._record_delivery(run)
+        return run
 
     def _record_delivery(self, run: JobRun) -> None:
         failpoints.reached("after_send")
@@ -309,3 +328,17 @@ class BatchProcessor:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._sent.close()
+
+
+def _observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
+    """Enqueue call -> success row committed, for first attempts of jobs due at once."""
+    for run in runs:
+        sent = run.failure is None and not run.skipped and run.final_status is None
+        if sent and run.job.attempt == 1 and not run.job.HasField("due_at"):
+            latency_s = committed_s - run.job.enqueued_at.ToNanoseconds() / 1e9
+            metrics.END_TO_END.labels(run.automation_type).observe(max(latency_s, 0.0))
+
+
+def _job_log_context(job: pb.AutomationJob, msg: Message):
+    """Log lines about ``job`` carry its id, attempt and trace id."""
+    return log_context(job_id=job.job_id, attempt=job.attempt, trace_id=trace_id(traceparent_of(msg)))

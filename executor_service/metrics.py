@@ -65,3 +65,9 @@ DEFERRED_JOBS = Counter(
     "Jobs written to a delay topic (each hop counts), by type",
     ["automation_type"],
 )
+END_TO_END = Histogram(
+    "automation_end_to_end_seconds",
+    "Jobs due at once: from the enqueue call to their success row committed",
+    ["automation_type"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)

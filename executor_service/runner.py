@@ -16,9 +16,11 @@ from executor_service.automations import render
 from executor_service.channel_registry import ChannelRegistry
 from executor_service.failures import Failure, classify
 from shared.automation_settings import AutomationSettings
+from shared.constants import HEADER_TRACEPARENT
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto_dict import to_dict
+from shared.tracing import parse
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,14 @@ class JobRunner:
         return JobRun(job, msg, datetime.now(UTC), outputs={**(outputs or {}), "recovered": True})
 
 
+def traceparent_of(msg: Message) -> str | None:
+    """The message's valid W3C traceparent header, if any."""
+    for key, value in msg.headers() or ():
+        if key == HEADER_TRACEPARENT and parse(value) is not None:
+            return value.decode()
+    return None
+
+
 def event_row(run: JobRun, status: str) -> dict[str, Any]:
     """The EventLog row of ``run`` ending in ``status``."""
     job, request = run.job, run.job.request
@@ -97,6 +107,9 @@ def event_row(run: JobRun, status: str) -> dict[str, Any]:
         "inputs": to_dict(request),
         "outputs": run.outputs,
         "error": run.failure.message if run.failure else None,
+        "error_class": run.failure.error_class if run.failure else None,
+        "replay_of": job.replay_of or None,
+        "traceparent": traceparent_of(run.msg),
         "started_at": run.started_at,
         "finished_at": datetime.now(UTC),
         "duration_ms": run.duration_s * 1000.0,

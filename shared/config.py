@@ -7,8 +7,9 @@ environment. Secrets (none yet beyond URLs that may carry passwords) are ``Secre
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import constants
@@ -16,6 +17,7 @@ from shared.retry import RetryPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
+DAY_MS = 24 * 3600 * 1000
 
 
 class Settings(BaseSettings):
@@ -33,6 +35,12 @@ class Settings(BaseSettings):
     # Topics
     jobs_topic: str = constants.JOBS_TOPIC
     jobs_topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)  # production: 3
+    # Retention of the jobs, retry and delay topics: at most dedup_ttl_s (a message must never be
+    # redelivered after its dedup marker expired) and longer than the longest retry or delay tier.
+    jobs_topic_retention_ms: int = Field(default=7 * DAY_MS, gt=0)
+    # Dead letters stay replayable as long as their EventLog rows exist (eventlog_retention_days).
+    dead_letter_retention_ms: int = Field(default=30 * DAY_MS, gt=0)
 
     # Trigger service
     listen_host: str = "0.0.0.0"
@@ -80,6 +88,10 @@ class Settings(BaseSettings):
     # schedule (jobs pending longer than this can no longer be superseded or cancelled).
     booking_state_ttl_s: int = Field(default=90 * 24 * 3600, gt=0)
 
+    # Retention: `automationctl prune` deletes EventLog rows finished longer ago than this, in batches.
+    eventlog_retention_days: int = Field(default=30, gt=0)
+    prune_batch_size: int = Field(default=1000, ge=1)
+
     # Channels. Recipients whose settings say channel = "default" use default_channel.
     default_channel: str = Field(default="log", pattern="^(log|webhook|null|sms|email)$")
     outbox_path: Path | None = None  # log channel; default var_dir/outbox.jsonl
@@ -95,6 +107,25 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
     smtp_timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _retention_agrees(self) -> Self:
+        """Refuse topic retentions that could lose a job or run one twice (README.md, "Retention")."""
+        retention_ms = self.jobs_topic_retention_ms
+        if retention_ms > self.dedup_ttl_s * 1000:
+            raise ValueError(
+                f"AUTOMATION_JOBS_TOPIC_RETENTION_MS ({retention_ms}) exceeds AUTOMATION_DEDUP_TTL_S "
+                f"({self.dedup_ttl_s} s = {self.dedup_ttl_s * 1000} ms): a message could be redelivered "
+                "after its dedup marker expired and run again; lower the retention or raise the TTL"
+            )
+        longest_s = max([*self.delay_tiers_s, *self.retry_tiers_s])
+        if retention_ms <= longest_s * 1000:
+            raise ValueError(
+                f"AUTOMATION_JOBS_TOPIC_RETENTION_MS ({retention_ms}) must exceed the longest retry or "
+                f"delay tier ({longest_s} s = {longest_s * 1000} ms), or a waiting job could be deleted "
+                "before it is due"
+            )
+        return self
 
     def policy_for(self, automation_type: str) -> RetryPolicy:
         return self.retry_policies.get(automation_type, self.retry_policy)

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from shared.errors import ProduceError
+
+# Topic creation lives in shared/kafka_admin.py; re-exported here, where callers have always found it.
+from shared.kafka_admin import ensure_topic_specs as ensure_topic_specs
+from shared.kafka_admin import ensure_topics as ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -178,19 +181,3 @@ def make_consumer(config: dict[str, Any], stats_cb: Callable[[str], None] | None
     if stats_cb is not None:
         config = {**config, "stats_cb": stats_cb}
     return Consumer(config, logger=log)
-
-
-def ensure_topics(bootstrap_servers: str, topics: dict[str, int], timeout_s: float = 15.0) -> None:
-    """Create the topics (name -> partitions) that do not exist yet; existing ones are left as they are."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    existing = admin.list_topics(timeout=timeout_s).topics
-    missing = [NewTopic(name, partitions) for name, partitions in topics.items() if name not in existing]
-    if not missing:
-        return
-    for name, fut in admin.create_topics(missing, operation_timeout=timeout_s).items():
-        try:
-            fut.result(timeout=timeout_s)
-        except KafkaException as exc:
-            if exc.args[0].code() != exc.args[0].TOPIC_ALREADY_EXISTS:
-                raise
-        log.info("created topic", extra={"topic": name})

@@ -1,4 +1,5 @@
-"""JSON logging: one object per line, with any ``extra={...}`` fields (job_id, attempt, ...)."""
+"""JSON logging: one object per line, with any ``extra={...}`` fields and the log context (job_id,
+attempt, trace_id: shared/tracing.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+from shared.tracing import install_log_context
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "log_context",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,6 +25,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        entry.update(getattr(record, "log_context", {}))
         entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
@@ -25,7 +33,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Route the root logger to stderr as JSON lines."""
+    """Route the root logger to stderr as JSON lines, with the job/trace context of shared/tracing.py."""
+    install_log_context()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -16,13 +16,15 @@ from sqlalchemy.orm import Session
 from shared.db.migrate import alembic_config, upgrade
 from shared.db.models import Base, EventLog, EventStatus
 
-HEAD = "0002"
+HEAD = "0003"
 INDEXES = {
     "ix_event_log_job_id": ["job_id"],
     "ix_event_log_idempotency_key": ["idempotency_key"],
     "ix_event_log_booking_id": ["booking_id"],
     "ix_event_log_booking_started": ["booking_id", "started_at"],
     "uq_event_log_succeeded_key": ["idempotency_key"],
+    "ix_event_log_status_id": ["status", "id"],
+    "ix_event_log_finished_at": ["finished_at"],
 }
 
 

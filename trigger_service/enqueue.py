@@ -25,10 +25,12 @@ from google.rpc import code_pb2, status_pb2
 
 from shared.booking_state import BookingStates
 from shared.codec import encode_job
+from shared.constants import HEADER_TRACEPARENT
 from shared.errors import IdempotencyStoreUnavailable
 from shared.kafka import Delivery, JobProducer
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.tracing import child_of
 from trigger_service import metrics
 from trigger_service.idempotency import IdempotencyStore, Record
 from trigger_service.scheduling import Scheduler
@@ -74,8 +76,12 @@ class Enqueuer:
         self._scheduler = scheduler
         self._settlers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="settle")
 
-    def enqueue(self, requests: Sequence[pb.EnqueueAutomationRequest], budget_s: float) -> list:
-        """One result per request. Raises IdempotencyStoreUnavailable before anything was produced."""
+    def enqueue(
+        self, requests: Sequence[pb.EnqueueAutomationRequest], budget_s: float, traceparent: str | None = None
+    ) -> list:
+        """One result per request. Raises IdempotencyStoreUnavailable before anything was produced.
+
+        Each job's Kafka headers carry a ``traceparent`` in the caller's trace (``traceparent``)."""
         received_ns = time.time_ns()
         deadline = time.perf_counter() + budget_s
         results: list[pb.EnqueueItemResult | None] = [None] * len(requests)
@@ -94,7 +100,7 @@ class Enqueuer:
                 self._fill(results, indices, job, record.job_id, record.delivery, duplicate=True)
             else:
                 self._fill_error(results, indices, "an earlier call with this key is still waiting; retry")
-        outcomes = self._produce(produced, firsts, deadline)
+        outcomes = self._produce(produced, firsts, deadline, traceparent)
         for key, delivery in outcomes.items():
             if delivery is None:
                 message = "the broker did not acknowledge the job in time; retry"
@@ -140,7 +146,9 @@ class Enqueuer:
             time.sleep(_PENDING_POLL_S)
             result.update(self._idempotency.claim_many(pending))
 
-    def _produce(self, keys: list[str], jobs: dict[str, pb.AutomationJob], deadline: float) -> _Outcomes:
+    def _produce(
+        self, keys: list[str], jobs: dict[str, pb.AutomationJob], deadline: float, traceparent: str | None
+    ) -> _Outcomes:
         """Produce the jobs of ``keys`` and wait for the broker's answers (until ``deadline``); the claims
         are settled once every answer arrived, even after this call stopped waiting.
 
@@ -148,7 +156,12 @@ class Enqueuer:
         """
         if not keys:
             return {}
-        answered = self._producer.produce_all(self._jobs_topic, [encode_job(jobs[k]) for k in keys])
+        messages = []
+        for key in keys:
+            kafka_key, value, headers = encode_job(jobs[key])
+            headers.append((HEADER_TRACEPARENT, child_of(traceparent).encode()))
+            messages.append((kafka_key, value, headers))
+        answered = self._producer.produce_all(self._jobs_topic, messages)
         settled: Future[_Outcomes] = Future()
 
         def settle(answers: Future) -> None:

@@ -6,6 +6,8 @@ import time
 
 import grpc
 
+from shared import tracing
+from shared.constants import HEADER_TRACEPARENT
 from trigger_service import metrics
 
 
@@ -35,6 +37,29 @@ class MetricsInterceptor(grpc.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(
             observed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class TracingInterceptor(grpc.ServerInterceptor):
+    """Runs every unary call in the caller's W3C trace (``traceparent`` metadata, else a new trace):
+    the jobs it enqueues carry it to Kafka, and its log lines carry the trace id."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        sent = dict(handler_call_details.invocation_metadata or ()).get(HEADER_TRACEPARENT)
+        inner = handler.unary_unary
+
+        def traced_call(request, context):
+            valid = isinstance(sent, str) and tracing.parse(sent) is not None
+            with tracing.traced(sent if valid else tracing.new_traceparent()):
+                return inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            traced_call,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

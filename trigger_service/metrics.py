@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 GRPC_REQUESTS = Counter(
     "automation_grpc_requests_total", "gRPC calls handled, by method and status code", ["method", "code"]
@@ -35,3 +35,4 @@ ENQUEUE_BATCH_SIZE = Histogram(
     "Items per EnqueueAutomations call",
     buckets=(1, 5, 10, 25, 50, 100, 250, 500),
 )
+READY = Gauge("automation_trigger_ready", "1 while the trigger serves calls, 0 while it starts or drains")

@@ -12,13 +12,16 @@ from grpc_reflection.v1alpha import reflection
 from shared.automation_settings import load_automation_settings
 from shared.booking_state import BookingStates
 from shared.config import Settings
+from shared.db.engine import make_engine, make_session_factory
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.redis_client import make_redis
 from trigger_service.enqueue import Enqueuer
 from trigger_service.idempotency import IdempotencyStore
-from trigger_service.interceptors import MetricsInterceptor
+from trigger_service.interceptors import MetricsInterceptor, TracingInterceptor
+from trigger_service.replay import Replayer
+from trigger_service.runs import RunsReader
 from trigger_service.scheduling import Scheduler
 from trigger_service.servicer import AutomationServicer, EnqueueConfig
 
@@ -61,14 +64,17 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     )
     bookings = BookingStates(redis_client, ttl_s=settings.booking_state_ttl_s)
     scheduler = Scheduler(load_automation_settings(settings.automations_file))
+    sessions = make_session_factory(make_engine(settings.sqlalchemy_url))  # connects on first use
     servicer = AutomationServicer(
         EnqueueConfig(jobs_topic=settings.jobs_topic, produce_timeout_s=settings.produce_timeout_s),
         Enqueuer(settings.jobs_topic, producer, idempotency, bookings, scheduler),
         bookings,
+        RunsReader(sessions),
+        Replayer(sessions, producer, settings.jobs_topic),
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
-        interceptors=[MetricsInterceptor()],
+        interceptors=[TracingInterceptor(), MetricsInterceptor()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -1,4 +1,5 @@
-"""AutomationService: the gRPC face of enqueue.py (enqueue) and booking_state.py (cancel)."""
+"""AutomationService: the gRPC face of enqueue.py (enqueue), booking_state.py (cancel) and, through
+OperationsMixin, runs.py and replay.py (operator RPCs)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ from shared.errors import IdempotencyStoreUnavailable
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+from shared.tracing import current_traceparent
 from trigger_service import metrics
 from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer
+from trigger_service.operations import OperationsMixin
+from trigger_service.replay import Replayer
+from trigger_service.runs import RunsReader
 from trigger_service.validation import Violation, bad_request_status, validate_cancel_request
 
 log = logging.getLogger(__name__)
@@ -31,11 +36,20 @@ class EnqueueConfig:
     produce_timeout_s: float
 
 
-class AutomationServicer(pb_grpc.AutomationServiceServicer):
-    def __init__(self, config: EnqueueConfig, enqueuer: Enqueuer, bookings: BookingStates) -> None:
+class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
+    def __init__(
+        self,
+        config: EnqueueConfig,
+        enqueuer: Enqueuer,
+        bookings: BookingStates,
+        runs: RunsReader,
+        replayer: Replayer,
+    ) -> None:
         self._config = config
         self._enqueuer = enqueuer
         self._bookings = bookings
+        self._runs = runs
+        self._replayer = replayer
 
     def EnqueueAutomations(self, request: pb.EnqueueAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
         if len(request.requests) > MAX_BATCH_ITEMS:
@@ -83,7 +97,7 @@ class AutomationServicer(pb_grpc.AutomationServiceServicer):
 
     def _enqueue(self, requests, context: grpc.ServicerContext) -> list[pb.EnqueueItemResult]:
         try:
-            return self._enqueuer.enqueue(requests, self._budget_s(context))
+            return self._enqueuer.enqueue(requests, self._budget_s(context), current_traceparent())
         except IdempotencyStoreUnavailable:
             metrics.PRODUCE_ERRORS.labels("idempotency_store").inc()
             log.warning("idempotency store unavailable", exc_info=True)

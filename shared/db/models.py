@@ -26,6 +26,7 @@ class EventStatus:
     SKIPPED_DISABLED = "skipped_disabled"  # the type or recipient is disabled in the automation settings
     SKIPPED_LATE = "skipped_late"  # came due more than max_lateness_s ago (e.g. after a long outage)
     SKIPPED_NOT_APPLICABLE = "skipped_not_applicable"  # no longer makes sense (a payment reminder once paid)
+    REPLAYED = "replayed"  # written for a dead-lettered job when ReplayDeadLetters sent it again
 
     # Outcomes after which the job never runs again (its dedup key is marked done).
     FINAL = frozenset(
@@ -57,6 +58,12 @@ class EventLog(Base):
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     outputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Low-cardinality failure class (http_5xx, timeout, template, ...), for dead-letter filters (0003).
+    error_class: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The job this run's job replays (ReplayDeadLetters), if any (0003).
+    replay_of: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The W3C traceparent the job's Kafka message carried (0003).
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[float] = mapped_column(Float)
@@ -67,6 +74,8 @@ class EventLog(Base):
 
     __table_args__ = (
         Index("ix_event_log_booking_started", "booking_id", "started_at"),
+        Index("ix_event_log_status_id", "status", "id"),  # dead letters, newest first (0003)
+        Index("ix_event_log_finished_at", "finished_at"),  # pruning by age (0003)
         # The database's guard: one success per idempotency key (migration 0002).
         Index(
             "uq_event_log_succeeded_key",

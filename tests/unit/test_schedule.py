@@ -236,3 +236,23 @@ def test_recipient_left_out_observes_quiet_hours_and_naive_now_is_refused() -> N
     assert effective("bookingConfirmation", "owner", now, now) == utc(2027, 6, 11, 12, 0)
     with pytest.raises(ValueError, match="now must be timezone-aware"):
         effective("bookingConfirmation", "client", now, datetime(2027, 6, 10, 12))
+
+
+@pytest.mark.parametrize(
+    ("kind", "recipient", "zone", "start_local", "expected_local"),
+    [
+        # UTC+14: the payment reminder 48 h before a Monday 07:00 start lands at 07:00 Saturday local,
+        # inside quiet hours, so it waits until 08:00; that is Friday 18:00 UTC.
+        ("paymentReminder", "client", "Pacific/Kiritimati", (2027, 3, 15, 7, 0), (2027, 3, 13, 8, 0)),
+        # UTC-11: a visit ending 19:30 local; thanks due 21:30, inside quiet hours: next day 08:00.
+        ("postVisitThankYou", "client", "Pacific/Pago_Pago", (2027, 3, 15, 18, 30), (2027, 3, 16, 8, 0)),
+        # UTC+5:45: the night before is a different UTC date than the local one.
+        ("nightBeforeReminder", "sitter", "Asia/Kathmandu", (2027, 3, 15, 6, 0), (2027, 3, 14, 18, 0)),
+    ],
+)
+def test_effective_due_times_far_from_utc(kind, recipient, zone, start_local, expected_local) -> None:
+    tz = ZoneInfo(zone)
+    start = at(tz, *start_local)
+    due = effective_due_at(kind, recipient, start, start + timedelta(hours=1), tz, SETTINGS, utc(2027, 1, 1))
+    assert due is not None and due.tzinfo == UTC
+    assert due.astimezone(tz).replace(tzinfo=None) == datetime(*expected_local)

@@ -22,49 +22,70 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61utomation/v1/automation.proto\x12\rautomation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"M\n\x06\x43lient\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x11\n\tlast_name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\"1\n\x06Sitter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\"$\n\x03Pet\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07species\x18\x02 \x01(\t\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xaf\x03\n\x07\x42ooking\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.automation.v1.BookingStatus\x12%\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x15.automation.v1.Client\x12*\n\x06sitter\x18\x05 \x01(\x0b\x32\x15.automation.v1.SitterH\x00\x88\x01\x01\x12\x14\n\x0cservice_name\x18\x06 \x01(\t\x12,\n\x08start_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x65nd_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08timezone\x18\t \x01(\t\x12 \n\x04pets\x18\n \x03(\x0b\x32\x12.automation.v1.Pet\x12\x0f\n\x07\x61\x64\x64ress\x18\x0b \x01(\t\x12)\n\x0btotal_price\x18\x0c \x01(\x0b\x32\x14.automation.v1.Money\x12\x0c\n\x04paid\x18\r \x01(\x08\x12\r\n\x05notes\x18\x0e \x01(\tB\t\n\x07_sitter\"\x96\x02\n\x18\x45nqueueAutomationRequest\x12\x36\n\x0f\x61utomation_type\x18\x01 \x01(\x0e\x32\x1d.automation.v1.AutomationType\x12+\n\trecipient\x18\x02 \x01(\x0e\x32\x18.automation.v1.Recipient\x12\'\n\x07\x62ooking\x18\x03 \x01(\x0b\x32\x16.automation.v1.Booking\x12\x1c\n\x0fidempotency_key\x18\x04 \x01(\tH\x00\x88\x01\x01\x12/\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x88\x01\x01\x42\x12\n\x10_idempotency_keyB\t\n\x07_due_at\"\xb5\x01\n\x19\x45nqueueAutomationResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\r\n\x05topic\x18\x04 \x01(\t\x12\x11\n\tpartition\x18\x05 \x01(\x05\x12\x0e\n\x06offset\x18\x06 \x01(\x03\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x19\x45nqueueAutomationsRequest\x12\x39\n\x08requests\x18\x01 \x03(\x0b\x32\'.automation.v1.EnqueueAutomationRequest\"\x80\x01\n\x11\x45nqueueItemResult\x12<\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32(.automation.v1.EnqueueAutomationResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"O\n\x1a\x45nqueueAutomationsResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .automation.v1.EnqueueItemResult\"g\n\x18\x43\x61ncelAutomationsRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x37\n\x10\x61utomation_types\x18\x02 \x03(\x0e\x32\x1d.automation.v1.AutomationType\"M\n\x19\x43\x61ncelAutomationsResponse\x12\x30\n\x0c\x63\x61ncelled_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe0\x01\n\rAutomationJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x38\n\x07request\x18\x03 \x01(\x0b\x32\'.automation.v1.EnqueueAutomationRequest\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12/\n\x0b\x65nqueued_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xaa\x02\n\x0e\x41utomationType\x12\x1f\n\x1b\x41UTOMATION_TYPE_UNSPECIFIED\x10\x00\x12+\n\'AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT\x10\x01\x12(\n$AUTOMATION_TYPE_BOOKING_CONFIRMATION\x10\x02\x12)\n%AUTOMATION_TYPE_NIGHT_BEFORE_REMINDER\x10\x03\x12%\n!AUTOMATION_TYPE_SITTER_ASSIGNMENT\x10\x04\x12$\n AUTOMATION_TYPE_PAYMENT_REMINDER\x10\x05\x12(\n$AUTOMATION_TYPE_POST_VISIT_THANK_YOU\x10\x06*g\n\tRecipient\x12\x19\n\x15RECIPIENT_UNSPECIFIED\x10\x00\x12\x14\n\x10RECIPIENT_CLIENT\x10\x01\x12\x13\n\x0fRECIPIENT_OWNER\x10\x02\x12\x14\n\x10RECIPIENT_SITTER\x10\x03*\xa7\x01\n\rBookingStatus\x12\x1e\n\x1a\x42OOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42OOKING_STATUS_REQUESTED\x10\x01\x12\x1c\n\x18\x42OOKING_STATUS_CONFIRMED\x10\x02\x12\x1c\n\x18\x42OOKING_STATUS_CANCELLED\x10\x03\x12\x1c\n\x18\x42OOKING_STATUS_COMPLETED\x10\x04\x32\xce\x02\n\x11\x41utomationService\x12\x66\n\x11\x45nqueueAutomation\x12\'.automation.v1.EnqueueAutomationRequest\x1a(.automation.v1.EnqueueAutomationResponse\x12i\n\x12\x45nqueueAutomations\x12(.automation.v1.EnqueueAutomationsRequest\x1a).automation.v1.EnqueueAutomationsResponse\x12\x66\n\x11\x43\x61ncelAutomations\x12\'.automation.v1.CancelAutomationsRequest\x1a(.automation.v1.CancelAutomationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61utomation/v1/automation.proto\x12\rautomation.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"M\n\x06\x43lient\x12\x12\n\nfirst_name\x18\x01 \x01(\t\x12\x11\n\tlast_name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\x12\r\n\x05\x65mail\x18\x04 \x01(\t\"1\n\x06Sitter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05phone\x18\x03 \x01(\t\"$\n\x03Pet\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07species\x18\x02 \x01(\t\"4\n\x05Money\x12\x15\n\rcurrency_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"\xaf\x03\n\x07\x42ooking\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.automation.v1.BookingStatus\x12%\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x15.automation.v1.Client\x12*\n\x06sitter\x18\x05 \x01(\x0b\x32\x15.automation.v1.SitterH\x00\x88\x01\x01\x12\x14\n\x0cservice_name\x18\x06 \x01(\t\x12,\n\x08start_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x65nd_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08timezone\x18\t \x01(\t\x12 \n\x04pets\x18\n \x03(\x0b\x32\x12.automation.v1.Pet\x12\x0f\n\x07\x61\x64\x64ress\x18\x0b \x01(\t\x12)\n\x0btotal_price\x18\x0c \x01(\x0b\x32\x14.automation.v1.Money\x12\x0c\n\x04paid\x18\r \x01(\x08\x12\r\n\x05notes\x18\x0e \x01(\tB\t\n\x07_sitter\"\x96\x02\n\x18\x45nqueueAutomationRequest\x12\x36\n\x0f\x61utomation_type\x18\x01 \x01(\x0e\x32\x1d.automation.v1.AutomationType\x12+\n\trecipient\x18\x02 \x01(\x0e\x32\x18.automation.v1.Recipient\x12\'\n\x07\x62ooking\x18\x03 \x01(\x0b\x32\x16.automation.v1.Booking\x12\x1c\n\x0fidempotency_key\x18\x04 \x01(\tH\x00\x88\x01\x01\x12/\n\x06\x64ue_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x01\x88\x01\x01\x42\x12\n\x10_idempotency_keyB\t\n\x07_due_at\"\xb5\x01\n\x19\x45nqueueAutomationResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x11\n\tduplicate\x18\x03 \x01(\x08\x12\r\n\x05topic\x18\x04 \x01(\t\x12\x11\n\tpartition\x18\x05 \x01(\x05\x12\x0e\n\x06offset\x18\x06 \x01(\x03\x12*\n\x06\x64ue_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x19\x45nqueueAutomationsRequest\x12\x39\n\x08requests\x18\x01 \x03(\x0b\x32\'.automation.v1.EnqueueAutomationRequest\"\x80\x01\n\x11\x45nqueueItemResult\x12<\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32(.automation.v1.EnqueueAutomationResponseH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"O\n\x1a\x45nqueueAutomationsResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .automation.v1.EnqueueItemResult\"g\n\x18\x43\x61ncelAutomationsRequest\x12\x12\n\nbooking_id\x18\x01 \x01(\t\x12\x37\n\x10\x61utomation_types\x18\x02 \x03(\x0e\x32\x1d.automation.v1.AutomationType\"M\n\x19\x43\x61ncelAutomationsResponse\x12\x30\n\x0c\x63\x61ncelled_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe9\x03\n\rAutomationRun\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x17\n\x0f\x61utomation_type\x18\x04 \x01(\t\x12\x11\n\trecipient\x18\x05 \x01(\t\x12\x12\n\nbooking_id\x18\x06 \x01(\t\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x08 \x01(\x05\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64uration_ms\x18\x0b \x01(\x01\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12\x13\n\x0b\x65rror_class\x18\r \x01(\t\x12\'\n\x06inputs\x18\x0e \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07outputs\x18\x0f \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\treplay_of\x18\x10 \x01(\t\x12\x13\n\x0bkafka_topic\x18\x11 \x01(\t\x12\x17\n\x0fkafka_partition\x18\x12 \x01(\x05\x12\x14\n\x0ckafka_offset\x18\x13 \x01(\x03\"\x90\x01\n\x18GetAutomationRunsRequest\x12\x10\n\x06job_id\x18\x01 \x01(\tH\x00\x12\x19\n\x0fidempotency_key\x18\x02 \x01(\tH\x00\x12\x14\n\nbooking_id\x18\x03 \x01(\tH\x00\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\tB\n\n\x08selector\"`\n\x19GetAutomationRunsResponse\x12*\n\x04runs\x18\x01 \x03(\x0b\x32\x1c.automation.v1.AutomationRun\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe6\x01\n\x10\x44\x65\x61\x64LetterFilter\x12\x37\n\x10\x61utomation_types\x18\x01 \x03(\x0e\x32\x1d.automation.v1.AutomationType\x12\x15\n\rerror_classes\x18\x02 \x03(\t\x12\x12\n\nbooking_id\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10include_replayed\x18\x06 \x01(\x08\"S\n\nDeadLetter\x12)\n\x03run\x18\x01 \x01(\x0b\x32\x1c.automation.v1.AutomationRun\x12\x1a\n\x12replayed_as_job_id\x18\x02 \x01(\t\"p\n\x16ListDeadLettersRequest\x12/\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1f.automation.v1.DeadLetterFilter\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"c\n\x17ListDeadLettersResponse\x12/\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x19.automation.v1.DeadLetter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x83\x01\n\x18ReplayDeadLettersRequest\x12/\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x1f.automation.v1.DeadLetterFilter\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\x12\x16\n\x0emax_per_second\x18\x03 \x01(\x01\x12\r\n\x05limit\x18\x04 \x01(\x05\"\x80\x01\n\x0bReplayedJob\x12\x17\n\x0foriginal_job_id\x18\x01 \x01(\t\x12\x12\n\nnew_job_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x17\n\x0f\x61utomation_type\x18\x04 \x01(\t\x12\x12\n\nbooking_id\x18\x05 \x01(\t\"m\n\x19ReplayDeadLettersResponse\x12,\n\x08replayed\x18\x01 \x03(\x0b\x32\x1a.automation.v1.ReplayedJob\x12\x11\n\tremaining\x18\x02 \x01(\x05\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\"\xf3\x01\n\rAutomationJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x38\n\x07request\x18\x03 \x01(\x0b\x32\'.automation.v1.EnqueueAutomationRequest\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12/\n\x0b\x65nqueued_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x64ue_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\treplay_of\x18\x07 \x01(\t*\xaa\x02\n\x0e\x41utomationType\x12\x1f\n\x1b\x41UTOMATION_TYPE_UNSPECIFIED\x10\x00\x12+\n\'AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT\x10\x01\x12(\n$AUTOMATION_TYPE_BOOKING_CONFIRMATION\x10\x02\x12)\n%AUTOMATION_TYPE_NIGHT_BEFORE_REMINDER\x10\x03\x12%\n!AUTOMATION_TYPE_SITTER_ASSIGNMENT\x10\x04\x12$\n AUTOMATION_TYPE_PAYMENT_REMINDER\x10\x05\x12(\n$AUTOMATION_TYPE_POST_VISIT_THANK_YOU\x10\x06*g\n\tRecipient\x12\x19\n\x15RECIPIENT_UNSPECIFIED\x10\x00\x12\x14\n\x10RECIPIENT_CLIENT\x10\x01\x12\x13\n\x0fRECIPIENT_OWNER\x10\x02\x12\x14\n\x10RECIPIENT_SITTER\x10\x03*\xa7\x01\n\rBookingStatus\x12\x1e\n\x1a\x42OOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x42OOKING_STATUS_REQUESTED\x10\x01\x12\x1c\n\x18\x42OOKING_STATUS_CONFIRMED\x10\x02\x12\x1c\n\x18\x42OOKING_STATUS_CANCELLED\x10\x03\x12\x1c\n\x18\x42OOKING_STATUS_COMPLETED\x10\x04\x32\x80\x05\n\x11\x41utomationService\x12\x66\n\x11\x45nqueueAutomation\x12\'.automation.v1.EnqueueAutomationRequest\x1a(.automation.v1.EnqueueAutomationResponse\x12i\n\x12\x45nqueueAutomations\x12(.automation.v1.EnqueueAutomationsRequest\x1a).automation.v1.EnqueueAutomationsResponse\x12\x66\n\x11\x43\x61ncelAutomations\x12\'.automation.v1.CancelAutomationsRequest\x1a(.automation.v1.CancelAutomationsResponse\x12\x66\n\x11GetAutomationRuns\x12\'.automation.v1.GetAutomationRunsRequest\x1a(.automation.v1.GetAutomationRunsResponse\x12`\n\x0fListDeadLetters\x12%.automation.v1.ListDeadLettersRequest\x1a&.automation.v1.ListDeadLettersResponse\x12\x66\n\x11ReplayDeadLetters\x12\'.automation.v1.ReplayDeadLettersRequest\x1a(.automation.v1.ReplayDeadLettersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'automation.v1.automation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUTOMATIONTYPE']._serialized_start=1940
-  _globals['_AUTOMATIONTYPE']._serialized_end=2238
-  _globals['_RECIPIENT']._serialized_start=2240
-  _globals['_RECIPIENT']._serialized_end=2343
-  _globals['_BOOKINGSTATUS']._serialized_start=2346
-  _globals['_BOOKINGSTATUS']._serialized_end=2513
-  _globals['_CLIENT']._serialized_start=107
-  _globals['_CLIENT']._serialized_end=184
-  _globals['_SITTER']._serialized_start=186
-  _globals['_SITTER']._serialized_end=235
-  _globals['_PET']._serialized_start=237
-  _globals['_PET']._serialized_end=273
-  _globals['_MONEY']._serialized_start=275
-  _globals['_MONEY']._serialized_end=327
-  _globals['_BOOKING']._serialized_start=330
-  _globals['_BOOKING']._serialized_end=761
-  _globals['_ENQUEUEAUTOMATIONREQUEST']._serialized_start=764
-  _globals['_ENQUEUEAUTOMATIONREQUEST']._serialized_end=1042
-  _globals['_ENQUEUEAUTOMATIONRESPONSE']._serialized_start=1045
-  _globals['_ENQUEUEAUTOMATIONRESPONSE']._serialized_end=1226
-  _globals['_ENQUEUEAUTOMATIONSREQUEST']._serialized_start=1228
-  _globals['_ENQUEUEAUTOMATIONSREQUEST']._serialized_end=1314
-  _globals['_ENQUEUEITEMRESULT']._serialized_start=1317
-  _globals['_ENQUEUEITEMRESULT']._serialized_end=1445
-  _globals['_ENQUEUEAUTOMATIONSRESPONSE']._serialized_start=1447
-  _globals['_ENQUEUEAUTOMATIONSRESPONSE']._serialized_end=1526
-  _globals['_CANCELAUTOMATIONSREQUEST']._serialized_start=1528
-  _globals['_CANCELAUTOMATIONSREQUEST']._serialized_end=1631
-  _globals['_CANCELAUTOMATIONSRESPONSE']._serialized_start=1633
-  _globals['_CANCELAUTOMATIONSRESPONSE']._serialized_end=1710
-  _globals['_AUTOMATIONJOB']._serialized_start=1713
-  _globals['_AUTOMATIONJOB']._serialized_end=1937
-  _globals['_AUTOMATIONSERVICE']._serialized_start=2516
-  _globals['_AUTOMATIONSERVICE']._serialized_end=2850
+  _globals['_AUTOMATIONTYPE']._serialized_start=3635
+  _globals['_AUTOMATIONTYPE']._serialized_end=3933
+  _globals['_RECIPIENT']._serialized_start=3935
+  _globals['_RECIPIENT']._serialized_end=4038
+  _globals['_BOOKINGSTATUS']._serialized_start=4041
+  _globals['_BOOKINGSTATUS']._serialized_end=4208
+  _globals['_CLIENT']._serialized_start=137
+  _globals['_CLIENT']._serialized_end=214
+  _globals['_SITTER']._serialized_start=216
+  _globals['_SITTER']._serialized_end=265
+  _globals['_PET']._serialized_start=267
+  _globals['_PET']._serialized_end=303
+  _globals['_MONEY']._serialized_start=305
+  _globals['_MONEY']._serialized_end=357
+  _globals['_BOOKING']._serialized_start=360
+  _globals['_BOOKING']._serialized_end=791
+  _globals['_ENQUEUEAUTOMATIONREQUEST']._serialized_start=794
+  _globals['_ENQUEUEAUTOMATIONREQUEST']._serialized_end=1072
+  _globals['_ENQUEUEAUTOMATIONRESPONSE']._serialized_start=1075
+  _globals['_ENQUEUEAUTOMATIONRESPONSE']._serialized_end=1256
+  _globals['_ENQUEUEAUTOMATIONSREQUEST']._serialized_start=1258
+  _globals['_ENQUEUEAUTOMATIONSREQUEST']._serialized_end=1344
+  _globals['_ENQUEUEITEMRESULT']._serialized_start=1347
+  _globals['_ENQUEUEITEMRESULT']._serialized_end=1475
+  _globals['_ENQUEUEAUTOMATIONSRESPONSE']._serialized_start=1477
+  _globals['_ENQUEUEAUTOMATIONSRESPONSE']._serialized_end=1556
+  _globals['_CANCELAUTOMATIONSREQUEST']._serialized_start=1558
+  _globals['_CANCELAUTOMATIONSREQUEST']._serialized_end=1661
+  _globals['_CANCELAUTOMATIONSRESPONSE']._serialized_start=1663
+  _globals['_CANCELAUTOMATIONSRESPONSE']._serialized_end=1740
+  _globals['_AUTOMATIONRUN']._serialized_start=1743
+  _globals['_AUTOMATIONRUN']._serialized_end=2232
+  _globals['_GETAUTOMATIONRUNSREQUEST']._serialized_start=2235
+  _globals['_GETAUTOMATIONRUNSREQUEST']._serialized_end=2379
+  _globals['_GETAUTOMATIONRUNSRESPONSE']._serialized_start=2381
+  _globals['_GETAUTOMATIONRUNSRESPONSE']._serialized_end=2477
+  _globals['_DEADLETTERFILTER']._serialized_start=2480
+  _globals['_DEADLETTERFILTER']._serialized_end=2710
+  _globals['_DEADLETTER']._serialized_start=2712
+  _globals['_DEADLETTER']._serialized_end=2795
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=2797
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=2909
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=2911
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=3010
+  _globals['_REPLAYDEADLETTERSREQUEST']._serialized_start=3013
+  _globals['_REPLAYDEADLETTERSREQUEST']._serialized_end=3144
+  _globals['_REPLAYEDJOB']._serialized_start=3147
+  _globals['_REPLAYEDJOB']._serialized_end=3275
+  _globals['_REPLAYDEADLETTERSRESPONSE']._serialized_start=3277
+  _globals['_REPLAYDEADLETTERSRESPONSE']._serialized_end=3386
+  _globals['_AUTOMATIONJOB']._serialized_start=3389
+  _globals['_AUTOMATIONJOB']._serialized_end=3632
+  _globals['_AUTOMATIONSERVICE']._serialized_start=4211
+  _globals['_AUTOMATIONSERVICE']._serialized_end=4851
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
@@ -188,18 +189,162 @@ class CancelAutomationsResponse(_message.Message):
     cancelled_at: _timestamp_pb2.Timestamp
     def __init__(self, cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class AutomationRun(_message.Message):
+    __slots__ = ("id", "job_id", "idempotency_key", "automation_type", "recipient", "booking_id", "status", "attempt", "started_at", "finished_at", "duration_ms", "error", "error_class", "inputs", "outputs", "replay_of", "kafka_topic", "kafka_partition", "kafka_offset")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CLASS_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_OF_FIELD_NUMBER: _ClassVar[int]
+    KAFKA_TOPIC_FIELD_NUMBER: _ClassVar[int]
+    KAFKA_PARTITION_FIELD_NUMBER: _ClassVar[int]
+    KAFKA_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    job_id: str
+    idempotency_key: str
+    automation_type: str
+    recipient: str
+    booking_id: str
+    status: str
+    attempt: int
+    started_at: _timestamp_pb2.Timestamp
+    finished_at: _timestamp_pb2.Timestamp
+    duration_ms: float
+    error: str
+    error_class: str
+    inputs: _struct_pb2.Struct
+    outputs: _struct_pb2.Struct
+    replay_of: str
+    kafka_topic: str
+    kafka_partition: int
+    kafka_offset: int
+    def __init__(self, id: _Optional[int] = ..., job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., automation_type: _Optional[str] = ..., recipient: _Optional[str] = ..., booking_id: _Optional[str] = ..., status: _Optional[str] = ..., attempt: _Optional[int] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_ms: _Optional[float] = ..., error: _Optional[str] = ..., error_class: _Optional[str] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replay_of: _Optional[str] = ..., kafka_topic: _Optional[str] = ..., kafka_partition: _Optional[int] = ..., kafka_offset: _Optional[int] = ...) -> None: ...
+
+class GetAutomationRunsRequest(_message.Message):
+    __slots__ = ("job_id", "idempotency_key", "booking_id", "page_size", "page_token")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    idempotency_key: str
+    booking_id: str
+    page_size: int
+    page_token: str
+    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., booking_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class GetAutomationRunsResponse(_message.Message):
+    __slots__ = ("runs", "next_page_token")
+    RUNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    runs: _containers.RepeatedCompositeFieldContainer[AutomationRun]
+    next_page_token: str
+    def __init__(self, runs: _Optional[_Iterable[_Union[AutomationRun, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeadLetterFilter(_message.Message):
+    __slots__ = ("automation_types", "error_classes", "booking_id", "since", "until", "include_replayed")
+    AUTOMATION_TYPES_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CLASSES_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    automation_types: _containers.RepeatedScalarFieldContainer[AutomationType]
+    error_classes: _containers.RepeatedScalarFieldContainer[str]
+    booking_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    include_replayed: bool
+    def __init__(self, automation_types: _Optional[_Iterable[_Union[AutomationType, str]]] = ..., error_classes: _Optional[_Iterable[str]] = ..., booking_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_replayed: _Optional[bool] = ...) -> None: ...
+
+class DeadLetter(_message.Message):
+    __slots__ = ("run", "replayed_as_job_id")
+    RUN_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_AS_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    run: AutomationRun
+    replayed_as_job_id: str
+    def __init__(self, run: _Optional[_Union[AutomationRun, _Mapping]] = ..., replayed_as_job_id: _Optional[str] = ...) -> None: ...
+
+class ListDeadLettersRequest(_message.Message):
+    __slots__ = ("filter", "page_size", "page_token")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    filter: DeadLetterFilter
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[DeadLetterFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDeadLettersResponse(_message.Message):
+    __slots__ = ("dead_letters", "next_page_token")
+    DEAD_LETTERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    dead_letters: _containers.RepeatedCompositeFieldContainer[DeadLetter]
+    next_page_token: str
+    def __init__(self, dead_letters: _Optional[_Iterable[_Union[DeadLetter, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ReplayDeadLettersRequest(_message.Message):
+    __slots__ = ("filter", "dry_run", "max_per_second", "limit")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    MAX_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    filter: DeadLetterFilter
+    dry_run: bool
+    max_per_second: float
+    limit: int
+    def __init__(self, filter: _Optional[_Union[DeadLetterFilter, _Mapping]] = ..., dry_run: _Optional[bool] = ..., max_per_second: _Optional[float] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ReplayedJob(_message.Message):
+    __slots__ = ("original_job_id", "new_job_id", "idempotency_key", "automation_type", "booking_id")
+    ORIGINAL_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    AUTOMATION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BOOKING_ID_FIELD_NUMBER: _ClassVar[int]
+    original_job_id: str
+    new_job_id: str
+    idempotency_key: str
+    automation_type: str
+    booking_id: str
+    def __init__(self, original_job_id: _Optional[str] = ..., new_job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., automation_type: _Optional[str] = ..., booking_id: _Optional[str] = ...) -> None: ...
+
+class ReplayDeadLettersResponse(_message.Message):
+    __slots__ = ("replayed", "remaining", "dry_run")
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    replayed: _containers.RepeatedCompositeFieldContainer[ReplayedJob]
+    remaining: int
+    dry_run: bool
+    def __init__(self, replayed: _Optional[_Iterable[_Union[ReplayedJob, _Mapping]]] = ..., remaining: _Optional[int] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
 class AutomationJob(_message.Message):
-    __slots__ = ("job_id", "idempotency_key", "request", "attempt", "enqueued_at", "due_at")
+    __slots__ = ("job_id", "idempotency_key", "request", "attempt", "enqueued_at", "due_at", "replay_of")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     ENQUEUED_AT_FIELD_NUMBER: _ClassVar[int]
     DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_OF_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     idempotency_key: str
     request: EnqueueAutomationRequest
     attempt: int
     enqueued_at: _timestamp_pb2.Timestamp
     due_at: _timestamp_pb2.Timestamp
-    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request: _Optional[_Union[EnqueueAutomationRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., enqueued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    replay_of: str
+    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request: _Optional[_Union[EnqueueAutomationRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., enqueued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replay_of: _Optional[str] = ...) -> None: ...

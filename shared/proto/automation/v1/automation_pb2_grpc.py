@@ -49,6 +49,21 @@ class AutomationServiceStub:
                 request_serializer=automation_dot_v1_dot_automation__pb2.CancelAutomationsRequest.SerializeToString,
                 response_deserializer=automation_dot_v1_dot_automation__pb2.CancelAutomationsResponse.FromString,
                 _registered_method=True)
+        self.GetAutomationRuns = channel.unary_unary(
+                '/automation.v1.AutomationService/GetAutomationRuns',
+                request_serializer=automation_dot_v1_dot_automation__pb2.GetAutomationRunsRequest.SerializeToString,
+                response_deserializer=automation_dot_v1_dot_automation__pb2.GetAutomationRunsResponse.FromString,
+                _registered_method=True)
+        self.ListDeadLetters = channel.unary_unary(
+                '/automation.v1.AutomationService/ListDeadLetters',
+                request_serializer=automation_dot_v1_dot_automation__pb2.ListDeadLettersRequest.SerializeToString,
+                response_deserializer=automation_dot_v1_dot_automation__pb2.ListDeadLettersResponse.FromString,
+                _registered_method=True)
+        self.ReplayDeadLetters = channel.unary_unary(
+                '/automation.v1.AutomationService/ReplayDeadLetters',
+                request_serializer=automation_dot_v1_dot_automation__pb2.ReplayDeadLettersRequest.SerializeToString,
+                response_deserializer=automation_dot_v1_dot_automation__pb2.ReplayDeadLettersResponse.FromString,
+                _registered_method=True)
 
 
 class AutomationServiceServicer:
@@ -79,6 +94,30 @@ class AutomationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAutomationRuns(self, request, context):
+        """The EventLog rows of a job, an idempotency key or a booking, newest first, paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeadLetters(self, request, context):
+        """Dead-lettered jobs (newest first, paginated), by type, error class, booking and time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayDeadLetters(self, request, context):
+        """Sends matching dead letters again: each goes back to the jobs topic as a new job (attempts reset,
+        same idempotency key, `replay_of` = the original job) and its original gets a `replayed` EventLog
+        row. Dedup still applies: a job that succeeded since is not sent again, and a dead letter replayed
+        once is not replayed again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AutomationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +135,21 @@ def add_AutomationServiceServicer_to_server(servicer, server):
                     servicer.CancelAutomations,
                     request_deserializer=automation_dot_v1_dot_automation__pb2.CancelAutomationsRequest.FromString,
                     response_serializer=automation_dot_v1_dot_automation__pb2.CancelAutomationsResponse.SerializeToString,
+            ),
+            'GetAutomationRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAutomationRuns,
+                    request_deserializer=automation_dot_v1_dot_automation__pb2.GetAutomationRunsRequest.FromString,
+                    response_serializer=automation_dot_v1_dot_automation__pb2.GetAutomationRunsResponse.SerializeToString,
+            ),
+            'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadLetters,
+                    request_deserializer=automation_dot_v1_dot_automation__pb2.ListDeadLettersRequest.FromString,
+                    response_serializer=automation_dot_v1_dot_automation__pb2.ListDeadLettersResponse.SerializeToString,
+            ),
+            'ReplayDeadLetters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayDeadLetters,
+                    request_deserializer=automation_dot_v1_dot_automation__pb2.ReplayDeadLettersRequest.FromString,
+                    response_serializer=automation_dot_v1_dot_automation__pb2.ReplayDeadLettersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +233,87 @@ class AutomationService:
             '/automation.v1.AutomationService/CancelAutomations',
             automation_dot_v1_dot_automation__pb2.CancelAutomationsRequest.SerializeToString,
             automation_dot_v1_dot_automation__pb2.CancelAutomationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAutomationRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/automation.v1.AutomationService/GetAutomationRuns',
+            automation_dot_v1_dot_automation__pb2.GetAutomationRunsRequest.SerializeToString,
+            automation_dot_v1_dot_automation__pb2.GetAutomationRunsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/automation.v1.AutomationService/ListDeadLetters',
+            automation_dot_v1_dot_automation__pb2.ListDeadLettersRequest.SerializeToString,
+            automation_dot_v1_dot_automation__pb2.ListDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayDeadLetters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/automation.v1.AutomationService/ReplayDeadLetters',
+            automation_dot_v1_dot_automation__pb2.ReplayDeadLettersRequest.SerializeToString,
+            automation_dot_v1_dot_automation__pb2.ReplayDeadLettersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,135 @@
+"""``automationctl``: operate the automation pipeline from a shell (the ``[project.scripts]`` entry point).
+
+Global flags (before or after the command): ``--target``, ``--timeout``, ``--json``, ``--progress``.
+Each command lives in its own module with a ``register(subparsers, parents)``; this one wires them,
+reads the environment (the only place the CLI does) and maps failures to exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from shared.cli import admin, cancel, demo, dlq, enqueue, runs
+from shared.cli.context import Context
+from shared.cli.output import (
+    EXIT_CODES_HELP,
+    SERVER_ERROR,
+    UNREACHABLE,
+    USAGE,
+    InputError,
+    Output,
+    short,
+)
+from shared.client import AutomationClientError, InvalidRequest, Unavailable
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+
+COMMANDS = (enqueue, runs, dlq, cancel, demo, admin)
+
+
+def default_target(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    """``AUTOMATION_TRIGGER_TARGET``, else ``127.0.0.1:<AUTOMATION_GRPC_PORT or 50051>``."""
+    return (
+        environ.get("AUTOMATION_TRIGGER_TARGET")
+        or f"127.0.0.1:{environ.get('AUTOMATION_GRPC_PORT') or 50051}"
+    )
+
+
+def _global_options(parser: argparse.ArgumentParser, *, in_command: bool) -> None:
+    """The global flags; in a command's parser they default to SUPPRESS so they never undo the main ones."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if in_command else value
+
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--target",
+        default=default(default_target()),
+        metavar="HOST:PORT",
+        help="trigger service (default: $AUTOMATION_TRIGGER_TARGET or 127.0.0.1:$AUTOMATION_GRPC_PORT|50051)",
+    )
+    group.add_argument(
+        "--timeout", type=float, default=default(5.0), metavar="S", help="deadline per call (5)"
+    )
+    group.add_argument(
+        "--json", action="store_true", default=default(False), help="one JSON document on stdout"
+    )
+    group.add_argument(
+        "--progress",
+        action="store_true",
+        default=default(False),
+        help="progress bar even when stderr is no TTY",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="automationctl",
+        description="Enqueue, inspect, cancel and replay automations of the pet-sitting pipeline.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, in_command=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, in_command=True)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(subparsers, [common])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None) -> int:
+    """Run one command; returns the exit code (see ``EXIT_CODES_HELP``). ``settings`` is for tests."""
+    args = build_parser().parse_args(argv)
+    out = Output(json_mode=args.json, progress=args.progress or sys.stderr.isatty())
+    ctx = Context(target=args.target, timeout_s=args.timeout, out=out, settings=settings)
+    try:
+        if getattr(args, "needs_settings", False) and ctx.settings is None:
+            ctx.settings = _read_settings()
+        return args.func(args, ctx)
+    except InputError as exc:
+        return _fail(out, USAGE, "input", str(exc))
+    except InvalidRequest as exc:
+        lines = [f"  {field}: {description}" for field, description in exc.violations]
+        doc = {"violations": [{"field": f, "description": d} for f, d in exc.violations]}
+        return _fail(
+            out, USAGE, "INVALID_ARGUMENT", "\n".join([f"invalid request: {exc.details}", *lines]), doc
+        )
+    except Unavailable as exc:
+        message = (
+            f"cannot reach the trigger service at {exc.target} ({exc.code.name}: {short(exc.details, 160)})"
+        )
+        return _fail(out, UNREACHABLE, exc.code.name, message)
+    except AutomationClientError as exc:
+        return _fail(
+            out, SERVER_ERROR, exc.code.name, f"server error {exc.code.name}: {short(exc.details, 200)}"
+        )
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return 130
+
+
+def _read_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from shared.config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InputError(f"bad AUTOMATION_* settings: {exc}") from None
+
+
+def _fail(out: Output, code: int, kind: str, message: str, extra: dict[str, Any] | None = None) -> int:
+    out.error(message)
+    out.document({"error": {"kind": kind, "message": message, "exit_code": code, **(extra or {})}})
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""A small typed client of the trigger service (``automation.v1.AutomationService``) for internal services.
+
+Every call has a deadline (``timeout_s``). UNAVAILABLE and DEADLINE_EXCEEDED are retried with exponential
+backoff and jitter, up to ``retries`` times; enqueue requests get their idempotency key *before* the first
+attempt (the server's default key when the caller set none), so a retry can never enqueue twice.
+INVALID_ARGUMENT raises :class:`InvalidRequest` with the field violations; retries exhausted raise
+:class:`Unavailable`; any other status raises :class:`AutomationClientError`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from shared.constants import MAX_IDEMPOTENCY_KEY_LEN
+from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES
+from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+
+MAX_BATCH_ITEMS = 500  # EnqueueAutomations and ReplayDeadLetters take at most this many per call
+_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+_KEY_RE = re.compile(r"[\x21-\x7e]+")  # the trigger's rule for idempotency keys
+Resp = TypeVar("Resp")
+
+
+class AutomationClientError(Exception):
+    """A call failed with ``code``; ``details`` is the server's (or gRPC's) message."""
+
+    def __init__(self, code: grpc.StatusCode, details: str, target: str = "") -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+        self.target = target
+
+
+class InvalidRequest(AutomationClientError):
+    """INVALID_ARGUMENT; ``violations`` lists (field, description) from the ``google.rpc.BadRequest``."""
+
+    def __init__(self, details: str, violations: list[tuple[str, str]], target: str = "") -> None:
+        super().__init__(grpc.StatusCode.INVALID_ARGUMENT, details, target)
+        self.violations = violations
+
+
+class Unavailable(AutomationClientError):
+    """UNAVAILABLE or DEADLINE_EXCEEDED, still after every retry."""
+
+
+def default_idempotency_key(req: pb.EnqueueAutomationRequest) -> str:
+    """The trigger's default key, ``<type>:<recipient>:<booking id>:<version>`` (mirrors
+    ``trigger_service.validation.default_idempotency_key``; shared/ must not import the services)."""
+    type_name = AUTOMATION_TYPE_NAMES.get(req.automation_type, str(req.automation_type))
+    recipient = RECIPIENT_NAMES.get(req.recipient, str(req.recipient))
+    return f"{type_name}:{recipient}:{req.booking.id}:{req.booking.version}"
+
+
+def with_idempotency_key(req: pb.EnqueueAutomationRequest) -> pb.EnqueueAutomationRequest:
+    """A copy of ``req`` with its idempotency key set (the default one if it had none). A default key the
+    trigger would refuse (bad booking id: the request is refused anyway) is left unset, so that the caller
+    sees the real violation, not one about a key it never set."""
+    out = pb.EnqueueAutomationRequest()
+    out.CopyFrom(req)
+    if not out.HasField("idempotency_key"):
+        key = default_idempotency_key(out)
+        if len(key) <= MAX_IDEMPOTENCY_KEY_LEN and _KEY_RE.fullmatch(key):
+            out.idempotency_key = key
+    return out
+
+
+def violations_of(status: status_pb2.Status) -> list[tuple[str, str]]:
+    """(field, description) of every ``google.rpc.BadRequest`` field violation in ``status.details``."""
+    out: list[tuple[str, str]] = []
+    for detail in status.details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            out.extend((v.field, v.description) for v in bad.field_violations)
+    return out
+
+
+class AutomationClient:
+    """Client of the trigger service at ``target`` (``host:port``). No network I/O until the first call."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout_s: float = 5.0,
+        retries: int = 3,
+        backoff_s: float = 0.2,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self._owns_channel = channel is None
+        self._channel = channel if channel is not None else grpc.insecure_channel(target)
+        self._stub = pb_grpc.AutomationServiceStub(self._channel)
+
+    # --- enqueue ---------------------------------------------------------------------------------
+
+    def enqueue(self, request: pb.EnqueueAutomationRequest) -> pb.EnqueueAutomationResponse:
+        """Enqueue one automation; OK once the broker acknowledged it (or ``duplicate=True``)."""
+        return self._call(self._stub.EnqueueAutomation, with_idempotency_key(request))
+
+    def enqueue_many(
+        self,
+        requests: Sequence[pb.EnqueueAutomationRequest],
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[pb.EnqueueItemResult]:
+        """One result per request, in order, sent in chunks of 500. Items answered UNAVAILABLE are sent
+        again (same keys) up to ``retries`` times; those still failing keep their error result.
+        ``on_progress(n)`` is told how many items got their final result after each chunk."""
+        keyed = [with_idempotency_key(r) for r in requests]
+        results: list[pb.EnqueueItemResult] = []
+        for start in range(0, len(keyed), MAX_BATCH_ITEMS):
+            chunk = keyed[start : start + MAX_BATCH_ITEMS]
+            results.extend(self._enqueue_chunk(chunk))
+            if on_progress is not None:
+                on_progress(len(chunk))
+        return results
+
+    def _enqueue_chunk(self, chunk: list[pb.EnqueueAutomationRequest]) -> list[pb.EnqueueItemResult]:
+        results: list[pb.EnqueueItemResult | None] = [None] * len(chunk)
+        pending = list(range(len(chunk)))
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._sleep_before_retry(attempt)
+            batch = pb.EnqueueAutomationsRequest(requests=[chunk[i] for i in pending])
+            response = self._call(self._stub.EnqueueAutomations, batch)
+            for i, result in zip(pending, response.results, strict=True):
+                results[i] = result
+            pending = [i for i in pending if _item_unavailable(results[i])]
+            if not pending:
+                break
+        return [r for r in results if r is not None]
+
+    # --- cancel and reads ------------------------------------------------------------------------
+
+    def cancel(self, booking_id: str, automation_types: Sequence[int] = ()) -> datetime:
+        """Cancel the booking's jobs of ``automation_types`` (none: all) enqueued before the returned time."""
+        request = pb.CancelAutomationsRequest(booking_id=booking_id, automation_types=list(automation_types))
+        return self._call(self._stub.CancelAutomations, request).cancelled_at.ToDatetime(tzinfo=UTC)
+
+    def runs(
+        self,
+        *,
+        job_id: str | None = None,
+        idempotency_key: str | None = None,
+        booking_id: str | None = None,
+        page_size: int = 50,
+    ) -> Iterator[pb.AutomationRun]:
+        """EventLog rows of exactly one of a job, a key or a booking, newest first, page after page."""
+        selectors = {"job_id": job_id, "idempotency_key": idempotency_key, "booking_id": booking_id}
+        chosen = {k: v for k, v in selectors.items() if v is not None}
+        if len(chosen) != 1:
+            raise ValueError("give exactly one of job_id, idempotency_key, booking_id")
+        request = pb.GetAutomationRunsRequest(page_size=page_size, **chosen)
+        while True:
+            response = self._call(self._stub.GetAutomationRuns, request)
+            yield from response.runs
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def dead_letters(
+        self, filter: pb.DeadLetterFilter | None = None, page_size: int = 100
+    ) -> Iterator[pb.DeadLetter]:
+        """Dead letters matching ``filter`` (None: every one not replayed yet), newest first."""
+        request = pb.ListDeadLettersRequest(filter=filter or pb.DeadLetterFilter(), page_size=page_size)
+        while True:
+            response = self._call(self._stub.ListDeadLetters, request)
+            yield from response.dead_letters
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
+    def replay(
+        self,
+        filter: pb.DeadLetterFilter | None = None,
+        *,
+        dry_run: bool = False,
+        max_per_second: float = 0.0,
+        limit: int = MAX_BATCH_ITEMS,
+    ) -> pb.ReplayDeadLettersResponse:
+        """One ReplayDeadLetters call (at most ``limit`` jobs); call again while ``remaining`` > 0.
+
+        When paced (``max_per_second`` > 0) the deadline grows by the time the pacing takes.
+        """
+        request = pb.ReplayDeadLettersRequest(
+            filter=filter or pb.DeadLetterFilter(),
+            dry_run=dry_run,
+            max_per_second=max_per_second,
+            limit=limit,
+        )
+        extra_s = limit / max_per_second if max_per_second > 0 and not dry_run else 0.0
+        return self._call(self._stub.ReplayDeadLetters, request, timeout_s=self.timeout_s + extra_s)
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the channel (unless it was passed in by the caller)."""
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> AutomationClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., Resp], request: Any, *, timeout_s: float | None = None) -> Resp:
+        """``method(request)`` with a deadline, retrying UNAVAILABLE and DEADLINE_EXCEEDED."""
+        attempt = 0
+        while True:
+            try:
+                return method(request, timeout=timeout_s or self.timeout_s)
+            except grpc.RpcError as err:
+                code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
+                if code not in _RETRYABLE or attempt >= self.retries:
+                    raise self._translate(err, code) from None
+            attempt += 1
+            self._sleep_before_retry(attempt)
+
+    def _sleep_before_retry(self, attempt: int) -> None:
+        """``backoff_s * 2**(attempt-1)``, plus up to 50 % jitter."""
+        time.sleep(self.backoff_s * 2 ** (attempt - 1) * (1.0 + 0.5 * random.random()))
+
+    def _translate(self, err: grpc.RpcError, code: grpc.StatusCode) -> AutomationClientError:
+        details = (err.details() if isinstance(err, grpc.Call) else None) or str(err)
+        if code in _RETRYABLE:
+            return Unavailable(code, details, self.target)
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            status = rpc_status.from_call(err) if isinstance(err, grpc.Call) else None
+            return InvalidRequest(details, violations_of(status) if status else [], self.target)
+        return AutomationClientError(code, details, self.target)
+
+
+def _item_unavailable(result: pb.EnqueueItemResult | None) -> bool:
+    return result is not None and result.HasField("error") and result.error.code == code_pb2.UNAVAILABLE
