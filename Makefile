@@ -7,8 +7,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# Validation tools for the Dockerfile and deploy/ (checkov, hadolint, kubernetes-validate, yamllint), in a
+# venv of their own: checkov's dependencies conflict with the project's pins.
+TOOLS_VENV := .tools/venv
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
+TOOLS_REQUIREMENTS := deploy/requirements-tools.txt
 
-.PHONY: run demo test chaos bench lint format protos protos-check clean help
+.PHONY: run demo test chaos bench lint format protos protos-check tools clean help
 
 help:
 	@echo "make run      start the whole pipeline on embedded defaults (Ctrl-C stops it)"
@@ -18,6 +23,7 @@ help:
 	@echo "make bench    run the benchmark scenarios (BENCH_ARGS='--smoke', '--scenarios 1,3', '--profile')"
 	@echo "make lint     ruff check + format check;  make format  rewrite formatting"
 	@echo "make protos   regenerate shared/proto from protos/"
+	@echo "make tools    install the deployment validation tools into $(TOOLS_VENV) (make test does it)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,16 +31,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[embedded,dev]'
 	touch $(STAMP)
 
+$(TOOLS_STAMP): $(TOOLS_REQUIREMENTS)
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r $(TOOLS_REQUIREMENTS)
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
 run: $(STAMP)
 	$(PY) -m devtools.devstack
 
 demo: $(STAMP)
 	$(PY) -m devtools.demo
 
-test: $(STAMP)
+test: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-chaos: $(STAMP)
+chaos: $(STAMP) $(TOOLS_STAMP)
 	$(PY) -m pytest -m chaos $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -55,4 +68,4 @@ protos-check: $(STAMP)
 	$(PY) protos/generate.py --check
 
 clean:
-	rm -rf $(VENV) var *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools var *.egg-info .pytest_cache .ruff_cache

@@ -60,7 +60,8 @@ def main() -> int:
     try:
         upgrade(settings.sqlalchemy_url)
         ensure_topic_specs(settings.kafka_bootstrap_servers, topic_specs(settings))
-        child_env = {**os.environ, **env}
+        # Reflection (off by default) so that `grpcurl ... list` works on the dev stack.
+        child_env = {"AUTOMATION_GRPC_REFLECTION": "true", **os.environ, **env}
         for module in ("trigger_service", "executor_service"):
             children.append(subprocess.Popen([sys.executable, "-m", module], env=child_env))
         _print_banner(settings)

@@ -35,7 +35,7 @@ def build_loop(settings: Settings, *, producer: JobProducer | None = None) -> Co
     automations = load_automation_settings(settings.automations_file)
     channels = ChannelRegistry(settings, automations.senders)
     channels.check()
-    runner = JobRunner(channels, automations)
+    runner = JobRunner(channels, automations, redact_contacts=settings.eventlog_redact_contacts)
     redis_client = make_redis(settings.redis_url.get_secret_value(), timeout_s=2.0)
     dedup = DedupTable(
         redis_client,
@@ -45,7 +45,11 @@ def build_loop(settings: Settings, *, producer: JobProducer | None = None) -> Co
     )
     eventlog = EventLogWriter(make_session_factory(make_engine(settings.sqlalchemy_url)))
     producer = producer or JobProducer(
-        producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=_PUBLISH_DELIVERY_TIMEOUT_MS)
+        producer_config(
+            settings.kafka_bootstrap_servers,
+            delivery_timeout_ms=_PUBLISH_DELIVERY_TIMEOUT_MS,
+            **settings.kafka_security(),
+        )
     )
     republisher = Republisher(producer, jobs_topic=settings.jobs_topic, tiers_s=settings.retry_tiers_s)
     processor = BatchProcessor(
@@ -66,6 +70,7 @@ def build_loop(settings: Settings, *, producer: JobProducer | None = None) -> Co
             **{
                 "session.timeout.ms": settings.session_timeout_ms,
                 "fetch.wait.max.ms": settings.fetch_wait_max_ms,
+                **settings.kafka_security(),
                 "statistics.interval.ms": _STATS_INTERVAL_MS,
             },
         ),

@@ -160,7 +160,7 @@ class BatchProcessor:
             for run in outcome.runs:
                 with _job_log_context(run.job, run.msg):
                     status, publish = self._disposition(run)
-                row = event_row(run, status)
+                row = event_row(run, status, redact_contacts=self._runner.redact_contacts)
                 if publish is None:
                     outcome.rows.append(row)
                 else:
@@ -270,7 +270,7 @@ class BatchProcessor:
         if msg.topic() == self._jobs_topic:
             due = job.due_at.ToDatetime(tzinfo=UTC).isoformat()
             scheduled = JobRun(job, msg, datetime.now(UTC), outputs={"due_at": due, "delay_topic": topic})
-            row = event_row(scheduled, EventStatus.SCHEDULED)
+            row = event_row(scheduled, EventStatus.SCHEDULED, redact_contacts=self._runner.redact_contacts)
         return _Pending(msg, publish, row)
 
     def _disposition(self, run: JobRun) -> tuple[str, Future | None]:
@@ -334,7 +334,8 @@ def _observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
     """Enqueue call -> success row committed, for first attempts of jobs due at once."""
     for run in runs:
         sent = run.failure is None and not run.skipped and run.final_status is None
-        if sent and run.job.attempt == 1 and not run.job.HasField("due_at"):
+        timed = run.job.HasField("enqueued_at") and not run.job.HasField("due_at")
+        if sent and timed and run.job.attempt == 1:
             latency_s = committed_s - run.job.enqueued_at.ToNanoseconds() / 1e9
             metrics.END_TO_END.labels(run.automation_type).observe(max(latency_s, 0.0))
 

@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from executor_service import metrics
 from executor_service.batch import BatchProcessor
+from executor_service.lag import forget_lag
 from executor_service.republish import due_at_ms
 
 log = logging.getLogger(__name__)
@@ -220,6 +221,7 @@ class ConsumeLoop:
         )
         for p in partitions:
             self._paused.discard((p.topic, p.partition))
+            forget_lag(p.topic, p.partition)  # its new owner reports it now
         self._commit()
 
     @staticmethod

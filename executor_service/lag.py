@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 
@@ -25,3 +26,9 @@ def record_consumer_lag(stats_json: str) -> None:
             if partition == "-1" or p.get("consumer_lag", -1) < 0:
                 continue
             metrics.CONSUMER_LAG.labels(topic, partition).set(p["consumer_lag"])
+
+
+def forget_lag(topic: str, partition: int) -> None:
+    """Stop exporting the lag of a partition this consumer gave up (its new owner exports it)."""
+    with contextlib.suppress(KeyError):  # never reported
+        metrics.CONSUMER_LAG.remove(topic, str(partition))

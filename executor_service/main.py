@@ -24,7 +24,7 @@ DRAIN_TIMEOUT_EXIT_CODE = 3
 
 
 def main() -> None:
-    settings = Settings()
+    settings = Settings.from_environment()
     configure_logging(settings.log_level)
     failpoints.arm(settings.failpoint)
     stop = threading.Event()

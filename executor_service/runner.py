@@ -17,7 +17,9 @@ from executor_service.channel_registry import ChannelRegistry
 from executor_service.failures import Failure, classify
 from shared.automation_settings import AutomationSettings
 from shared.constants import HEADER_TRACEPARENT
+from shared.db.models import EventStatus
 from shared.names import recipient_name, type_name
+from shared.pii import mask_email, mask_phone, redact_text
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto_dict import to_dict
 from shared.tracing import parse
@@ -44,9 +46,13 @@ class JobRun:
 
 
 class JobRunner:
-    def __init__(self, channels: ChannelRegistry, settings: AutomationSettings) -> None:
+    def __init__(
+        self, channels: ChannelRegistry, settings: AutomationSettings, *, redact_contacts: bool = False
+    ) -> None:
         self._channels = channels
         self._settings = settings
+        # AUTOMATION_EVENTLOG_REDACT_CONTACTS: pass it to event_row() for the rows of these runs.
+        self.redact_contacts = redact_contacts
 
     def run(self, job: pb.AutomationJob, msg: Message) -> JobRun:
         """Execute ``job`` once; a failure of the job itself is recorded in the run, never raised."""
@@ -93,9 +99,15 @@ def traceparent_of(msg: Message) -> str | None:
     return None
 
 
-def event_row(run: JobRun, status: str) -> dict[str, Any]:
-    """The EventLog row of ``run`` ending in ``status``."""
+def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> dict[str, Any]:
+    """The EventLog row of ``run`` ending in ``status``: inputs = the full request (contact details
+    included), outputs = the rendered message and the channel's answer (or why nothing was sent).
+
+    ``redact_contacts`` (AUTOMATION_EVENTLOG_REDACT_CONTACTS) stores the inputs with contact details
+    masked (:func:`redacted_inputs`), except in ``dead_lettered`` rows: that job was never delivered and
+    ReplayDeadLetters re-sends it from these inputs."""
     job, request = run.job, run.job.request
+    redact = redact_contacts and status != EventStatus.DEAD_LETTERED
     return {
         "job_id": job.job_id,
         "idempotency_key": job.idempotency_key,
@@ -104,7 +116,7 @@ def event_row(run: JobRun, status: str) -> dict[str, Any]:
         "booking_id": request.booking.id,
         "status": status,
         "attempt": job.attempt,
-        "inputs": to_dict(request),
+        "inputs": redacted_inputs(request) if redact else to_dict(request),
         "outputs": run.outputs,
         "error": run.failure.message if run.failure else None,
         "error_class": run.failure.error_class if run.failure else None,
@@ -117,3 +129,20 @@ def event_row(run: JobRun, status: str) -> dict[str, Any]:
         "kafka_partition": run.msg.partition(),
         "kafka_offset": run.msg.offset(),
     }
+
+
+def redacted_inputs(request: pb.EnqueueAutomationRequest) -> dict[str, Any]:
+    """The request as EventLog inputs with the client's phone and e-mail and the sitter's phone masked
+    (shared/pii.py), and any phone number or e-mail address in the booking's notes."""
+    inputs = to_dict(request)
+    booking = inputs.get("booking", {})
+    client, sitter = booking.get("client", {}), booking.get("sitter", {})
+    if client.get("phone"):
+        client["phone"] = mask_phone(client["phone"])
+    if client.get("email"):
+        client["email"] = mask_email(client["email"])
+    if sitter.get("phone"):
+        sitter["phone"] = mask_phone(sitter["phone"])
+    if booking.get("notes"):
+        booking["notes"] = redact_text(booking["notes"])
+    return inputs

@@ -1,11 +1,12 @@
 """Settings for both services, read from the environment (prefix ``AUTOMATION_``).
 
 Settings are read once, at a process entry point, and passed down; nothing else reads the
-environment. Secrets (none yet beyond URLs that may carry passwords) are ``SecretStr``.
+environment (``Settings.from_environment()``). Secrets are ``SecretStr``: never printed, logged or exported.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Self
 
@@ -13,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared import constants
+from shared.auth_settings import AuthMode, CallerToken, check_auth_settings
 from shared.retry import RetryPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,8 +27,20 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AUTOMATION_", extra="ignore")
 
-    # Backends
+    # Backends. TLS to Redis: a rediss:// URL (add ?ssl_ca_certs=/path, ssl_cert_reqs=required); TLS to
+    # PostgreSQL: ?sslmode=verify-full&sslrootcert=/path in the URL. Kafka: the kafka_security_* settings.
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$"
+    )
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None  # client certificate (mutual TLS to the brokers)
+    kafka_ssl_key_file: Path | None = None
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$"
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     database_url: SecretStr | None = None  # default: SQLite file under var_dir
     var_dir: Path = DEFAULT_VAR_DIR
@@ -51,6 +65,28 @@ class Settings(BaseSettings):
     produce_delivery_timeout_s: float = Field(default=30.0, gt=0)  # librdkafka delivery.timeout.ms
     idempotency_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
+    # Limits on what callers send (trigger_service/limits.py). Largest request or answer, in bytes: bigger
+    # requests get RESOURCE_EXHAUSTED (a full 500-item EnqueueAutomations batch fits in the default).
+    grpc_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
+    # A call without a deadline, or with a longer one, is handled as if its deadline were this long.
+    max_call_deadline_s: float = Field(default=30.0, gt=0)
+    # Per-caller token bucket (caller: the authenticated name, else the peer address without its port):
+    # calls per second and burst; 0 disables. Over it: RESOURCE_EXHAUSTED with a RetryInfo delay.
+    rate_limit_per_s: float = Field(default=0.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    grpc_reflection: bool = False  # server reflection (grpcurl `list`); `make run` turns it on
+
+    # Callers of the trigger (README.md, "Security: callers"): none | token | mtls | mtls+token
+    auth_mode: AuthMode = "none"
+    # TLS: served when tls_cert_file is set (required by the mtls modes, which also need the client CA).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    # mtls: client certificates must carry one of these DNS/URI SANs; empty = any cert the CA signed.
+    tls_allowed_client_sans: list[str] = []
+    # token: {"<caller>": {"token_sha256": "<hex>", "scopes": [...]}} inline, or the same JSON in a file.
+    auth_tokens: dict[str, CallerToken] = {}
+    auth_tokens_file: Path | None = None
 
     # Executor service
     executor_metrics_port: int = 8002
@@ -91,6 +127,9 @@ class Settings(BaseSettings):
     # Retention: `automationctl prune` deletes EventLog rows finished longer ago than this, in batches.
     eventlog_retention_days: int = Field(default=30, gt=0)
     prune_batch_size: int = Field(default=1000, ge=1)
+    # EventLog rows keep the full request as inputs; when true, the client's phone and e-mail and the
+    # sitter's phone are stored masked (the job itself, delivered from Kafka, is unchanged).
+    eventlog_redact_contacts: bool = False
 
     # Channels. Recipients whose settings say channel = "default" use default_channel.
     default_channel: str = Field(default="log", pattern="^(log|webhook|null|sms|email)$")
@@ -126,6 +165,39 @@ class Settings(BaseSettings):
                 "before it is due"
             )
         return self
+
+    @model_validator(mode="after")
+    def _auth_is_complete(self) -> Self:
+        """Refuse an auth configuration that would not check what it claims to (shared/auth_settings.py)."""
+        check_auth_settings(self)
+        return self
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """Settings from the AUTOMATION_* variables and, when AUTOMATION_SECRETS_DIR names a directory (a
+        mounted Kubernetes Secret), from its files: one per setting, named like the variable
+        (``AUTOMATION_REDIS_URL``) or the field (``redis_url``). Environment variables win."""
+        secrets_dir = os.environ.get("AUTOMATION_SECRETS_DIR")
+        return cls(_secrets_dir=secrets_dir) if secrets_dir else cls()
+
+    def kafka_security(self) -> dict[str, str]:
+        """librdkafka settings for TLS and SASL to the brokers (empty for PLAINTEXT)."""
+        config: dict[str, str] = {}
+        if self.kafka_security_protocol != "PLAINTEXT":
+            config["security.protocol"] = self.kafka_security_protocol.lower()
+        files = {
+            "ssl.ca.location": self.kafka_ssl_ca_file,
+            "ssl.certificate.location": self.kafka_ssl_cert_file,
+            "ssl.key.location": self.kafka_ssl_key_file,
+        }
+        config.update({k: str(v) for k, v in files.items() if v is not None})
+        if self.kafka_security_protocol.startswith("SASL"):
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username or ""
+            config["sasl.password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
+            )
+        return config
 
     def policy_for(self, automation_type: str) -> RetryPolicy:
         return self.retry_policies.get(automation_type, self.retry_policy)

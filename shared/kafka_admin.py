@@ -17,14 +17,18 @@ log = logging.getLogger("shared.kafka")
 
 
 def ensure_topic_specs(
-    bootstrap_servers: str, specs: Mapping[str, TopicSpec], timeout_s: float = 15.0
+    bootstrap_servers: str,
+    specs: Mapping[str, TopicSpec],
+    timeout_s: float = 15.0,
+    security: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Create the topics of ``specs`` that do not exist yet, with their partitions, replication factor and
     configs; existing topics are never altered. Returns, per topic in ``specs`` order, ``"created"``,
     ``"exists"``, or ``"exists (N partitions, wanted M)"`` when an existing topic has fewer partitions than
     its spec (more are fine). Idempotent; a topic created concurrently by someone else counts as existing.
-    Raises KafkaException on any other failure (e.g. a replication factor above the number of brokers)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    Raises KafkaException on any other failure (e.g. a replication factor above the number of brokers).
+    ``security``: librdkafka TLS/SASL settings (``Settings.kafka_security()``)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, **(security or {})})
     existing = admin.list_topics(timeout=timeout_s).topics
     outcome: dict[str, str] = {}
     missing: list[NewTopic] = []

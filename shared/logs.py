@@ -1,5 +1,8 @@
 """JSON logging: one object per line, with any ``extra={...}`` fields and the log context (job_id,
-attempt, trace_id: shared/tracing.py)."""
+attempt, trace_id: shared/tracing.py).
+
+Every line is redacted at every level (shared/pii.py): phone-like and e-mail-like substrings and URL
+passwords are masked in the message, in the fields (strings at any depth) and in the exception text."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from shared.pii import redact_text, redact_value
 from shared.tracing import install_log_context
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -18,17 +22,24 @@ _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with contact details and URL passwords masked."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact_text(record.getMessage()),
         }
-        entry.update(getattr(record, "log_context", {}))
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        fields = {**getattr(record, "log_context", {})}
+        fields.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        entry.update(redact_value(fields))
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = redact_text(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exc"] = redact_text(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = redact_text(self.formatStack(record.stack_info))
         return json.dumps(entry, default=str)
 
 

@@ -16,7 +16,7 @@ log = logging.getLogger("trigger_service")
 
 
 def main() -> None:
-    settings = Settings()
+    settings = Settings.from_environment()
     configure_logging(settings.log_level)
     trigger = create_server(settings)
     serving = threading.Event()

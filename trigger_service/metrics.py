@@ -36,3 +36,8 @@ ENQUEUE_BATCH_SIZE = Histogram(
     buckets=(1, 5, 10, 25, 50, 100, 250, 500),
 )
 READY = Gauge("automation_trigger_ready", "1 while the trigger serves calls, 0 while it starts or drains")
+AUTH_FAILURES = Counter(
+    "automation_auth_failures_total",
+    "gRPC calls refused by caller authentication, by reason (missing|invalid|scope|san; auth.py)",
+    ["reason"],
+)

@@ -1,7 +1,9 @@
-"""Builds the gRPC server: AutomationService, standard health service and reflection."""
+"""Builds the gRPC server: AutomationService, standard health service, reflection (when enabled), caller
+authentication (auth.py) and TLS (tls.py)."""
 
 from __future__ import annotations
 
+import logging
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -17,16 +19,20 @@ from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.redis_client import make_redis
+from trigger_service.auth import auth_interceptor
 from trigger_service.enqueue import Enqueuer
 from trigger_service.idempotency import IdempotencyStore
 from trigger_service.interceptors import MetricsInterceptor, TracingInterceptor
+from trigger_service.limits import LimitsInterceptor
 from trigger_service.replay import Replayer
 from trigger_service.runs import RunsReader
 from trigger_service.scheduling import Scheduler
 from trigger_service.servicer import AutomationServicer, EnqueueConfig
+from trigger_service.tls import server_credentials
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AutomationService"].full_name
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # a full EnqueueAutomations batch fits
 
 
 @dataclass
@@ -53,10 +59,25 @@ class TriggerServer:
 def create_server(settings: Settings, address: str | None = None) -> TriggerServer:
     """Build the server bound to ``address`` (default listen_host:grpc_port; port 0 picks a free one).
 
-    Raises SettingsError when the automation settings file is invalid (before anything is served)."""
+    Raises SettingsError when the automation settings file is invalid, TokenConfigError / TlsConfigError
+    when the callers' token file or the TLS files are (before anything is served)."""
+    # Auth first: nothing else (tracing, metrics, limits, the servicer) runs for a refused call.
+    # Limits last: inside the metrics (a rate-limited call is counted) and the caller's name (auth).
+    interceptors: list[grpc.ServerInterceptor] = [
+        TracingInterceptor(),
+        MetricsInterceptor(),
+        LimitsInterceptor.from_settings(settings),
+    ]
+    if (auth := auth_interceptor(settings)) is not None:
+        interceptors.insert(0, auth)
+    credentials = server_credentials(settings)
     delivery_timeout_ms = int(settings.produce_delivery_timeout_s * 1000)
     producer = JobProducer(
-        producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=delivery_timeout_ms)
+        producer_config(
+            settings.kafka_bootstrap_servers,
+            delivery_timeout_ms=delivery_timeout_ms,
+            **settings.kafka_security(),
+        )
     )
     redis_client = make_redis(settings.redis_url.get_secret_value(), timeout_s=1.0)
     idempotency = IdempotencyStore(
@@ -74,18 +95,33 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),
-        interceptors=[TracingInterceptor(), MetricsInterceptor()],
+        interceptors=interceptors,
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
+            ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
         ],
     )
     pb_grpc.add_AutomationServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
+    if settings.grpc_reflection:
+        health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+        reflection.enable_server_reflection((SERVICE_NAME, health_name, reflection.SERVICE_NAME), server)
+    address = address or f"{settings.listen_host}:{settings.grpc_port}"
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    log.info(
+        "trigger auth",
+        extra={
+            "auth_mode": settings.auth_mode,
+            "tls": credentials is not None,
+            "reflection": settings.grpc_reflection,
+        },
     )
-    port = server.add_insecure_port(address or f"{settings.listen_host}:{settings.grpc_port}")
+    if settings.auth_mode.endswith("token") and credentials is None:
+        log.warning(
+            "bearer tokens are accepted over plaintext: set AUTOMATION_TLS_CERT_FILE or use a TLS mesh"
+        )
     return TriggerServer(server, port, health_servicer, producer)

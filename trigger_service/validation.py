@@ -33,6 +33,12 @@ MAX_ADDRESS_LEN = 500
 MAX_NOTES_LEN = 2000
 MAX_EMAIL_LEN = 254
 MAX_PHONE_LEN = 16  # "+" and at most 15 digits
+# A valid request is at most ~22 KB even with 4-byte characters everywhere; only unknown fields (or
+# thousands of pets) make one bigger. Refused whole: such a job would not fit a Kafka message.
+MAX_REQUEST_BYTES = 64 * 1024
+# The BadRequest of a unary call travels in the trailing metadata, which clients cap (8 KiB soft limit):
+# violations beyond this many bytes are left out (the message says how many were listed).
+MAX_DETAIL_BYTES = 4096
 
 _IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]+")
 # Unicode category Cc (C0 and C1 controls, DEL) and the bidi overrides/isolates: one C-speed scan.
@@ -80,6 +86,14 @@ def validate_enqueue_request(
 ) -> list[Violation]:
     """Every rule violated by ``req``; an empty list means valid. ``now`` is reserved for future rules."""
     out: list[Violation] = []
+    size = req.ByteSize()
+    if size > MAX_REQUEST_BYTES:
+        out.append(
+            Violation(
+                "", f"the request is {size} bytes; at most {MAX_REQUEST_BYTES}, unknown fields included"
+            )
+        )
+        return out
     type_ok = _check_enum(out, "automation_type", req.automation_type, pb.AutomationType)
     recipient_ok = _check_enum(out, "recipient", req.recipient, pb.Recipient)
     if type_ok and recipient_ok and req.recipient not in SERVED_RECIPIENTS[req.automation_type]:
@@ -120,20 +134,24 @@ def bad_request_status(violations: Sequence[Violation]) -> grpc.Status:
 
 
 def bad_request_proto(violations: Sequence[Violation]) -> status_pb2.Status:
-    """The ``google.rpc.Status`` of :func:`bad_request_status` (also a batch item's error)."""
-    detail = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in violations
-        ]
-    )
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=_summary(violations))
+    """The ``google.rpc.Status`` of :func:`bad_request_status` (also a batch item's error), listing the
+    violations that fit in MAX_DETAIL_BYTES (at least one)."""
+    detail = error_details_pb2.BadRequest()
+    for v in violations:
+        entry = error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+        if detail.field_violations and detail.ByteSize() + entry.ByteSize() + 3 > MAX_DETAIL_BYTES:
+            break
+        detail.field_violations.append(entry)
+    message = _summary(violations)
+    if len(detail.field_violations) < len(violations):
+        message += f" ({len(detail.field_violations)} of {len(violations)} violations listed)"
+    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message)
     status.details.add().Pack(detail)
     return status
 
 
 def _summary(violations: Sequence[Violation], shown: int = 10) -> str:
-    fields = list(dict.fromkeys(v.field for v in violations))
+    fields = list(dict.fromkeys(v.field or "(request)" for v in violations))
     if not fields:
         return "invalid request"
     listed = ", ".join(fields[:shown]) + (", ..." if len(fields) > shown else "")
@@ -206,7 +224,7 @@ def _check_timestamp(out: list[Violation], field: str, b, name: str) -> bool:
 def _check_pets(out: list[Violation], b: pb.Booking) -> None:
     if len(b.pets) > MAX_PETS:
         out.append(Violation("booking.pets", f"must list at most {MAX_PETS} pets, got {len(b.pets)}"))
-    for i, pet in enumerate(b.pets):
+    for i, pet in enumerate(b.pets[:MAX_PETS]):  # not one violation per pet of a hostile list
         _check_text(out, f"booking.pets[{i}].name", pet.name, max_len=MAX_PET_FIELD_LEN, required=True)
         _check_text(out, f"booking.pets[{i}].species", pet.species, max_len=MAX_PET_FIELD_LEN)
 

@@ -79,7 +79,9 @@ def run_topics_ensure(args: argparse.Namespace, ctx: Context) -> int:
 
     settings = ctx.require_settings()
     try:
-        outcome = ensure_topic_specs(settings.kafka_bootstrap_servers, topic_specs(settings))
+        outcome = ensure_topic_specs(
+            settings.kafka_bootstrap_servers, topic_specs(settings), security=settings.kafka_security()
+        )
     except KafkaException as exc:
         error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
         down = error is not None and error.code() in (

@@ -120,7 +120,7 @@ def _read_settings() -> Settings:
     from shared.config import Settings
 
     try:
-        return Settings()
+        return Settings.from_environment()
     except ValidationError as exc:
         raise InputError(f"bad AUTOMATION_* settings: {exc}") from None
 

@@ -33,7 +33,7 @@ def main() -> None:
     from shared.config import Settings
     from shared.logs import configure_logging
 
-    settings = Settings()
+    settings = Settings.from_environment()
     configure_logging(settings.log_level)
     upgrade(settings.sqlalchemy_url)
     logging.getLogger(__name__).info("database migrated to head")

@@ -22,11 +22,15 @@ T = TypeVar("T")
 
 
 @contextmanager
-def running_trigger(settings: Settings):
-    """Yield a stub connected over TCP to a trigger bound to a free port."""
+def running_trigger(settings: Settings, credentials: grpc.ChannelCredentials | None = None):
+    """Yield a stub connected over TCP to a trigger bound to a free port: plaintext, or with
+    ``credentials`` over TLS (the trigger's certificate must be valid for 127.0.0.1)."""
     trigger = create_server(settings, "127.0.0.1:0")
     trigger.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{trigger.port}")
+    target = f"127.0.0.1:{trigger.port}"
+    channel = (
+        grpc.insecure_channel(target) if credentials is None else grpc.secure_channel(target, credentials)
+    )
     try:
         yield pb_grpc.AutomationServiceStub(channel), trigger
     finally:

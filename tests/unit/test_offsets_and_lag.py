@@ -7,7 +7,7 @@ import json
 from prometheus_client import REGISTRY
 
 from executor_service.consumer_loop import offsets_to_store
-from executor_service.lag import record_consumer_lag
+from executor_service.lag import forget_lag, record_consumer_lag
 
 
 def test_offsets_go_past_a_fully_durable_batch():
@@ -46,3 +46,13 @@ def test_lag_per_owned_partition_from_statistics():
     assert _lag("lagtest.jobs", "2") is None and _lag("lagtest.jobs", "-1") is None
     record_consumer_lag("not json")  # ignored, not raised
     assert _lag("lagtest.jobs", "0") == 42
+
+
+def test_a_revoked_partition_stops_reporting_lag():
+    record_consumer_lag(
+        json.dumps({"topics": {"lagtest.revoked": {"partitions": {"3": {"consumer_lag": 7}}}}})
+    )
+    assert _lag("lagtest.revoked", "3") == 7
+    forget_lag("lagtest.revoked", 3)
+    assert _lag("lagtest.revoked", "3") is None
+    forget_lag("lagtest.revoked", 3)  # twice: no error
