@@ -33,7 +33,7 @@ from tests.support.kafka_tools import end_offsets  # noqa: E402
 
 # Local SMS (Twilio-compatible) and SMTP servers: sms_server, smtp_server, smtp_server_with_auth,
 # raw_tcp_server.
-pytest_plugins = ["tests.support.channel_servers"]
+pytest_plugins = ["tests.support.channel_servers", "tests.support.k8s_render"]
 
 KAFKA_SESSION_TIMEOUT_MS = 6000  # a group join takes about half of it on Tansu
 
