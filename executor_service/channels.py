@@ -31,6 +31,17 @@ class Channel(Protocol):
         """Deliver ``message``; return what the channel answered (stored in the EventLog outputs)."""
 
 
+def classify_http_status(status: int) -> tuple[bool, str]:
+    """``(retryable, error_class)`` for a non-2xx HTTP status."""
+    if status == 429:
+        return True, "http_429"
+    if status >= 500:
+        return True, "http_5xx"
+    if status >= 400:
+        return False, "http_4xx"
+    return False, "http_3xx"  # a redirect: the base URL is wrong; credentials are not sent elsewhere
+
+
 class LogChannel:
     name = "log"
 
@@ -96,11 +107,9 @@ class WebhookChannel:
                 status = response.status
                 response.read(4096)
         except urllib.error.HTTPError as exc:
-            error_class = "http_429" if exc.code == 429 else "http_5xx" if exc.code >= 500 else "http_4xx"
+            retryable, error_class = classify_http_status(exc.code)
             raise ChannelError(
-                f"webhook answered HTTP {exc.code}",
-                retryable=error_class != "http_4xx",
-                error_class=error_class,
+                f"webhook answered HTTP {exc.code}", retryable=retryable, error_class=error_class
             ) from exc
         except http.client.HTTPException as exc:  # an answer that is not HTTP
             raise ChannelError(

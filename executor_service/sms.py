@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from executor_service.automations import Message
+from executor_service.channels import classify_http_status
 from shared.errors import ChannelError
 from shared.pii import mask_phone
 
@@ -34,17 +35,6 @@ _PHONE_RUN = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}")
 def redact_phones(text: str) -> str:
     """Mask every phone-number-like run of digits in ``text`` (error codes of 5-6 digits stay)."""
     return _PHONE_RUN.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group())), text)
-
-
-def classify_http_status(status: int) -> tuple[bool, str]:
-    """``(retryable, error_class)`` for a non-2xx HTTP status."""
-    if status == 429:
-        return True, "http_429"
-    if status >= 500:
-        return True, "http_5xx"
-    if status >= 400:
-        return False, "http_4xx"
-    return False, "http_3xx"  # a redirect: the base URL is wrong; credentials are not sent elsewhere
 
 
 def twilio_error_detail(raw: bytes) -> str:

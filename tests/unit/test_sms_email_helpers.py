@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from executor_service.automations import Contact, Message
+from executor_service.channels import classify_http_status
 from executor_service.mail import EmailChannel, classify_smtp_code, message_id_for, redact_emails
-from executor_service.sms import classify_http_status, redact_phones, twilio_error_detail
+from executor_service.sms import redact_phones, twilio_error_detail
 
 
 @pytest.mark.parametrize(
