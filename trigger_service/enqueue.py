@@ -39,7 +39,8 @@ from trigger_service.validation import bad_request_proto, default_idempotency_ke
 log = logging.getLogger(__name__)
 
 MAX_BATCH_ITEMS = 500
-_PENDING_POLL_S = 0.02
+PENDING_POLL_S = 0.02  # how often a key claimed by a call in flight is asked for again
+PENDING_MESSAGE = "an earlier call with this key is still waiting; retry"
 _Outcomes = dict[str, Delivery | None]
 
 
@@ -60,6 +61,11 @@ def item_error(code: int, message: str) -> pb.EnqueueItemResult:
     return pb.EnqueueItemResult(error=status_pb2.Status(code=code, message=message))
 
 
+def is_pending(result: pb.EnqueueItemResult) -> bool:
+    """Whether ``result`` says its key is claimed by another call still in flight."""
+    return result.HasField("error") and result.error.message == PENDING_MESSAGE
+
+
 class Enqueuer:
     def __init__(
         self,
@@ -77,11 +83,21 @@ class Enqueuer:
         self._settlers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="settle")
 
     def enqueue(
-        self, requests: Sequence[pb.EnqueueAutomationRequest], budget_s: float, traceparent: str | None = None
+        self,
+        requests: Sequence[pb.EnqueueAutomationRequest],
+        budget_s: float,
+        traceparents: Sequence[str | None] | None = None,
+        *,
+        wait_pending: bool = True,
     ) -> list:
         """One result per request. Raises IdempotencyStoreUnavailable before anything was produced.
 
-        Each job's Kafka headers carry a ``traceparent`` in the caller's trace (``traceparent``)."""
+        A key claimed by another call in flight is asked for again until that call settles (or the
+        budget ends); with ``wait_pending=False`` its items answer PENDING_MESSAGE at once (see
+        :func:`is_pending`) and the caller asks again itself.
+
+        Each job's Kafka headers carry a ``traceparent`` in its caller's trace (``traceparents``, one
+        per request, as the requests may come from several calls: coalescer.py)."""
         received_ns = time.time_ns()
         deadline = time.perf_counter() + budget_s
         results: list[pb.EnqueueItemResult | None] = [None] * len(requests)
@@ -90,7 +106,8 @@ class Enqueuer:
         for i, job in jobs.items():
             by_key.setdefault(job.idempotency_key, []).append(i)
         firsts = {key: jobs[indices[0]] for key, indices in by_key.items()}
-        existing = self._claim({key: job.job_id for key, job in firsts.items()}, deadline)
+        claim_deadline = deadline if wait_pending else 0.0
+        existing = self._claim({key: job.job_id for key, job in firsts.items()}, claim_deadline)
         produced: list[str] = []
         for key, indices in by_key.items():
             record, job = existing.get(key), firsts[key]
@@ -99,8 +116,9 @@ class Enqueuer:
             elif record.state == "accepted":
                 self._fill(results, indices, job, record.job_id, record.delivery, duplicate=True)
             else:
-                self._fill_error(results, indices, "an earlier call with this key is still waiting; retry")
-        outcomes = self._produce(produced, firsts, deadline, traceparent)
+                self._fill_error(results, indices, PENDING_MESSAGE)
+        traces = {key: traceparents[indices[0]] for key, indices in by_key.items()} if traceparents else {}
+        outcomes = self._produce(produced, firsts, deadline, traces)
         for key, delivery in outcomes.items():
             if delivery is None:
                 message = "the broker did not acknowledge the job in time; retry"
@@ -141,13 +159,17 @@ class Enqueuer:
         result = self._idempotency.claim_many(job_ids)
         while True:
             pending = {k: job_ids[k] for k, r in result.items() if r is not None and r.state == "pending"}
-            if not pending or time.perf_counter() + _PENDING_POLL_S >= deadline:
+            if not pending or time.perf_counter() + PENDING_POLL_S >= deadline:
                 return result
-            time.sleep(_PENDING_POLL_S)
+            time.sleep(PENDING_POLL_S)
             result.update(self._idempotency.claim_many(pending))
 
     def _produce(
-        self, keys: list[str], jobs: dict[str, pb.AutomationJob], deadline: float, traceparent: str | None
+        self,
+        keys: list[str],
+        jobs: dict[str, pb.AutomationJob],
+        deadline: float,
+        traceparents: dict[str, str | None],
     ) -> _Outcomes:
         """Produce the jobs of ``keys`` and wait for the broker's answers (until ``deadline``); the claims
         are settled once every answer arrived, even after this call stopped waiting.
@@ -159,7 +181,7 @@ class Enqueuer:
         messages = []
         for key in keys:
             kafka_key, value, headers = encode_job(jobs[key])
-            headers.append((HEADER_TRACEPARENT, child_of(traceparent).encode()))
+            headers.append((HEADER_TRACEPARENT, child_of(traceparents.get(key)).encode()))
             messages.append((kafka_key, value, headers))
         answered = self._producer.produce_all(self._jobs_topic, messages)
         settled: Future[_Outcomes] = Future()

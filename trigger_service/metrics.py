@@ -35,6 +35,11 @@ ENQUEUE_BATCH_SIZE = Histogram(
     "Items per EnqueueAutomations call",
     buckets=(1, 5, 10, 25, 50, 100, 250, 500),
 )
+COALESCED_BATCH_SIZE = Histogram(
+    "automation_enqueue_coalesced_items",
+    "EnqueueAutomation calls enqueued together in one batch (coalescer.py)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500),
+)
 READY = Gauge("automation_trigger_ready", "1 while the trigger serves calls, 0 while it starts or drains")
 AUTH_FAILURES = Counter(
     "automation_auth_failures_total",

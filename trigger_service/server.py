@@ -43,6 +43,7 @@ class TriggerServer:
     port: int
     health: health.HealthServicer
     producer: JobProducer
+    servicer: AutomationServicer
 
     def start(self) -> None:
         self.server.start()
@@ -53,6 +54,7 @@ class TriggerServer:
         """Stop accepting calls, let calls in flight finish, then flush the producer."""
         self.health.enter_graceful_shutdown()
         self.server.stop(grace_s).wait()
+        self.servicer.close()
         self.producer.close(timeout_s=max(grace_s, 1.0))
 
 
@@ -124,4 +126,4 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
         log.warning(
             "bearer tokens are accepted over plaintext: set AUTOMATION_TLS_CERT_FILE or use a TLS mesh"
         )
-    return TriggerServer(server, port, health_servicer, producer)
+    return TriggerServer(server, port, health_servicer, producer, servicer)

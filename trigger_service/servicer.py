@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import NoReturn
 
 import grpc
 import redis
+from google.rpc import code_pb2
 from grpc_status import rpc_status
 
 from shared.booking_state import BookingStates
@@ -18,7 +21,8 @@ from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.tracing import current_traceparent
 from trigger_service import metrics
-from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer
+from trigger_service.coalescer import EnqueueCoalescer
+from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer, item_error
 from trigger_service.operations import OperationsMixin
 from trigger_service.replay import Replayer
 from trigger_service.runs import RunsReader
@@ -47,6 +51,7 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
     ) -> None:
         self._config = config
         self._enqueuer = enqueuer
+        self._coalescer = EnqueueCoalescer(enqueuer)
         self._bookings = bookings
         self._runs = runs
         self._replayer = replayer
@@ -55,13 +60,26 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
         if len(request.requests) > MAX_BATCH_ITEMS:
             violation = Violation("requests", f"at most {MAX_BATCH_ITEMS} items per call")
             context.abort_with_status(bad_request_status([violation]))
-        results = self._enqueue(request.requests, context)
+        try:
+            results = self._enqueuer.enqueue(
+                request.requests, self._budget_s(context), [current_traceparent()] * len(request.requests)
+            )
+        except IdempotencyStoreUnavailable:
+            self._store_unavailable(context)
         metrics.ENQUEUE_BATCH_SIZE.observe(len(request.requests))
         return pb.EnqueueAutomationsResponse(results=results)
 
     def EnqueueAutomation(self, request: pb.EnqueueAutomationRequest, context: grpc.ServicerContext):  # noqa: N802
         started = time.perf_counter()
-        [result] = self._enqueue([request], context)
+        budget_s = self._budget_s(context)
+        waiting = self._coalescer.submit(request, budget_s, current_traceparent())
+        try:
+            result = waiting.result(timeout=budget_s + _DEADLINE_MARGIN_S / 2)
+        except FutureTimeout:
+            metrics.PRODUCE_ERRORS.labels("timeout").inc()
+            result = item_error(code_pb2.UNAVAILABLE, "the broker did not acknowledge the job in time; retry")
+        except IdempotencyStoreUnavailable:
+            self._store_unavailable(context)
         if result.HasField("error"):
             context.abort_with_status(rpc_status.to_status(result.error))
         response = result.accepted
@@ -95,13 +113,16 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
         response.cancelled_at.FromNanoseconds(now_ns)
         return response
 
-    def _enqueue(self, requests, context: grpc.ServicerContext) -> list[pb.EnqueueItemResult]:
-        try:
-            return self._enqueuer.enqueue(requests, self._budget_s(context), current_traceparent())
-        except IdempotencyStoreUnavailable:
-            metrics.PRODUCE_ERRORS.labels("idempotency_store").inc()
-            log.warning("idempotency store unavailable", exc_info=True)
-            context.abort(grpc.StatusCode.UNAVAILABLE, "idempotency store unavailable; retry")
+    def close(self) -> None:
+        """Let the enqueues already handed to the coalescer finish; called after the server stopped."""
+        self._coalescer.close()
+
+    @staticmethod
+    def _store_unavailable(context: grpc.ServicerContext) -> NoReturn:
+        metrics.PRODUCE_ERRORS.labels("idempotency_store").inc()
+        log.warning("idempotency store unavailable", exc_info=True)
+        context.abort(grpc.StatusCode.UNAVAILABLE, "idempotency store unavailable; retry")
+        raise AssertionError("unreachable: abort raises")
 
     def _budget_s(self, context: grpc.ServicerContext) -> float:
         remaining = context.time_remaining()

@@ -1,0 +1,130 @@
+"""Unary EnqueueAutomation calls that arrive together are enqueued together (a group commit).
+
+Each call hands its request to one batcher thread and waits for its own result. The batcher takes every
+request waiting (up to MAX_BATCH_ITEMS) and runs them through Enqueuer.enqueue as one batch: one Redis
+round trip for the claims, one produce of all the jobs, one settlement. A lone caller waits for nobody
+(its batch is itself); under load, the calls that queued while a batch was with the broker form the next
+one, so the batches grow with the load and the cost per call falls (bench/README.md, scenario 1).
+
+Each caller keeps its own deadline and trace: a caller that stops waiting gets UNAVAILABLE, as a call
+that waited alone would, and its job is still settled when the broker answers. Items of different calls
+sharing an idempotency key are one job: the first is accepted, the others are its duplicates. A key
+claimed by a call still in flight elsewhere (EnqueueAutomations, another replica) never holds up the
+batcher: its item is put back and asked for again every PENDING_POLL_S, until its deadline.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from shared.proto.automation.v1 import automation_pb2 as pb
+from trigger_service import metrics
+from trigger_service.enqueue import MAX_BATCH_ITEMS, PENDING_POLL_S, Enqueuer, is_pending
+
+
+@dataclass
+class _Waiting:
+    request: pb.EnqueueAutomationRequest
+    deadline: float  # time.perf_counter() by which the caller needs its answer
+    traceparent: str | None
+    result: Future = field(default_factory=Future)
+
+
+class EnqueueCoalescer:
+    """Batches concurrent single enqueues on one thread (started by the first call)."""
+
+    def __init__(self, enqueuer: Enqueuer, *, max_items: int = MAX_BATCH_ITEMS) -> None:
+        self._enqueuer = enqueuer
+        self._max_items = max_items
+        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
+        self._retries: list[tuple[float, int, _Waiting]] = []  # heap of (ask again at, seq, item)
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(
+        self, request: pb.EnqueueAutomationRequest, budget_s: float, traceparent: str | None
+    ) -> Future:
+        """A future of the request's EnqueueItemResult (or IdempotencyStoreUnavailable)."""
+        waiting = _Waiting(request, time.perf_counter() + budget_s, traceparent)
+        self._start()
+        self._queue.put(waiting)
+        return waiting.result
+
+    def close(self) -> None:
+        """Stop the batcher once the requests already handed over are answered."""
+        with self._lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join()
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the trigger is shutting down")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="enqueue-batcher", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping or self._retries:
+            batch = self._due_retries()
+            try:
+                if not batch and not stopping:
+                    batch.append(self._queue.get(timeout=self._until_next_retry()))
+                while len(batch) < self._max_items:
+                    batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                pass
+            if any(w is None for w in batch):
+                stopping = True
+                batch = [w for w in batch if w is not None]
+            if batch:
+                self._enqueue(batch)
+            elif stopping and self._retries:
+                time.sleep(self._until_next_retry() or 0.0)
+
+    def _due_retries(self) -> list[_Waiting | None]:
+        now, due = time.perf_counter(), []
+        while self._retries and self._retries[0][0] <= now and len(due) < self._max_items:
+            due.append(heapq.heappop(self._retries)[2])
+        return due
+
+    def _until_next_retry(self) -> float | None:
+        if not self._retries:
+            return None
+        return max(self._retries[0][0] - time.perf_counter(), 0.0)
+
+    def _enqueue(self, batch: Sequence[_Waiting]) -> None:
+        metrics.COALESCED_BATCH_SIZE.observe(len(batch))
+        budget_s = max(w.deadline for w in batch) - time.perf_counter()
+        try:
+            results = self._enqueuer.enqueue(
+                [w.request for w in batch],
+                max(budget_s, 0.0),
+                [w.traceparent for w in batch],
+                wait_pending=False,
+            )
+        except Exception as exc:  # IdempotencyStoreUnavailable, or a bug: every caller hears of it
+            for w in batch:
+                w.result.set_exception(exc)
+            return
+        for w, result in zip(batch, results, strict=True):
+            again_at = time.perf_counter() + PENDING_POLL_S
+            if is_pending(result) and again_at < w.deadline:
+                heapq.heappush(self._retries, (again_at, next(self._seq), w))
+            else:
+                w.result.set_result(result)
