@@ -28,16 +28,30 @@ POLL_S = 0.05
 
 
 def drain(
-    stack: Stack, db_kind: str, jobs: int, executors: int, label: str, profile_dir: Path | None = None
+    stack: Stack,
+    db_kind: str,
+    jobs: int,
+    executors: int,
+    label: str,
+    profile_dir: Path | None = None,
+    unrecorded_sends: int = 0,
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[str]]]:
-    """Run one drain; return its row, the executors' peak RSS records and profile summaries."""
-    name = f"{label}-{db_kind}-{executors}x"
+    """Run one drain; return its row, the executors' peak RSS records and profile summaries.
+    ``unrecorded_sends``: the executors' AUTOMATION_MAX_UNRECORDED_SENDS (0: their default)."""
+    name = f"{label}-{db_kind}-{executors}x" + (f"-u{unrecorded_sends}" if unrecorded_sends else "")
     topic = stack.topic(name)
     produce_jobs(stack.kafka_bootstrap, topic, jobs, prefix=f"{name}-{stack.run_id}")
     with database(db_kind, stack.postgres_admin_url, stack.work_dir, label) as db:
         reader = EventLogReader(db.url)
         procs = [
-            Executor(stack, f"executor-{name}-{i}", topic, stack.group(name), db.url)
+            Executor(
+                stack,
+                f"executor-{name}-{i}",
+                topic,
+                stack.group(name),
+                db.url,
+                max_unrecorded_sends=unrecorded_sends,
+            )
             for i in range(executors)
         ]
         started = procs[0].started_at
@@ -59,6 +73,7 @@ def drain(
     row = {
         "db": db_kind,
         "executors": executors,
+        "unrecorded_sends": unrecorded_sends or "default",
         "jobs": jobs,
         "succeeded_rows": statuses.get("succeeded", 0),
         "other_rows": sum(n for s, n in statuses.items() if s != "succeeded"),
@@ -99,13 +114,18 @@ def _wait_done(
         time.sleep(POLL_S)
 
 
-def run(stack: Stack, jobs: int, profile_dir: Path | None = None) -> ScenarioResult:
+def run(
+    stack: Stack, jobs: int, profile_dir: Path | None = None, raised_unrecorded: tuple[int, ...] = ()
+) -> ScenarioResult:
+    """Each database with the executor's defaults; then PostgreSQL with each ``raised_unrecorded`` bound."""
     result = ScenarioResult("3", f"Executor drain of {jobs:,} pre-produced jobs, null channel")
-    for db_kind in ("sqlite", "postgres"):
+    runs = [("sqlite", 0), ("postgres", 0)] + [("postgres", n) for n in raised_unrecorded]
+    for db_kind, unrecorded in runs:
         if db_kind == "postgres" and stack.postgres_admin_url is None:
-            result.notes.append("postgres: skipped, no PostgreSQL server (set BENCH_POSTGRES_URL)")
+            if unrecorded == 0:
+                result.notes.append("postgres: skipped, no PostgreSQL server (set BENCH_POSTGRES_URL)")
             continue
-        row, memory, profiles = drain(stack, db_kind, jobs, 1, "drain", profile_dir)
+        row, memory, profiles = drain(stack, db_kind, jobs, 1, "drain", profile_dir, unrecorded)
         result.rows.append(row)
         result.memory += memory
         result.profiles.update(profiles)
@@ -113,5 +133,7 @@ def run(stack: Stack, jobs: int, profile_dir: Path | None = None) -> ScenarioRes
         "jobs_per_s: first -> last row's finished_at; to_all_rows_s: executor process start -> all rows "
         "committed (time to zero lag, group join included); rows counted every 50 ms",
         "cpu_cores: from the first partition assignment until all rows were seen",
+        "unrecorded_sends: AUTOMATION_MAX_UNRECORDED_SENDS, the most sends whose sent marker is not yet in "
+        "Redis (what a crash can repeat); default = EXECUTOR_CONCURRENCY (5)",
     ]
     return result

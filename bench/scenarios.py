@@ -31,6 +31,7 @@ SIZES = {
         "batch_callers": 4,
         "batch_items": 500,
         "drain_jobs": 20_000,
+        "drain_raised_unrecorded": (500,),
         "latency_rate": 500.0,
         "latency_s": 10.0,
         "scaleout_jobs": 20_000,
@@ -41,6 +42,7 @@ SIZES = {
         "batch_callers": 2,
         "batch_items": 20,
         "drain_jobs": 50,
+        "drain_raised_unrecorded": (),
         "latency_rate": 50.0,
         "latency_s": 1.0,
         "scaleout_jobs": 50,
@@ -63,7 +65,7 @@ def run_scenario(
             stack, sizes["batch_s"], sizes["batch_callers"], sizes["batch_items"], profile_dir
         )
     if key == "3":
-        return scenario_drain.run(stack, sizes["drain_jobs"], profile_dir)
+        return scenario_drain.run(stack, sizes["drain_jobs"], profile_dir, sizes["drain_raised_unrecorded"])
     if key == "4":
         return scenario_latency.run(stack, sizes["latency_rate"], sizes["latency_s"], profile_dir)
     if key == "5":

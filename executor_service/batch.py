@@ -91,6 +91,7 @@ class BatchProcessor:
         jobs_topic: str,
         policy_for: Callable[[str], RetryPolicy],
         concurrency: int,
+        max_unrecorded_sends: int | None = None,
     ) -> None:
         self._runner = runner
         self._dedup = dedup
@@ -100,8 +101,10 @@ class BatchProcessor:
         self._deferrer = deferrer
         self._jobs_topic = jobs_topic
         self._policy_for = policy_for
-        # At most `concurrency` deliveries are ever unrecorded: what one crash can repeat.
-        self._sent = SentRecorder(dedup, max_unrecorded=concurrency)
+        # At most this many deliveries are ever unrecorded: what one crash can repeat (default: one per
+        # lane, as if each lane wrote its marker right after its send).
+        self._sent = SentRecorder(dedup, max_unrecorded=max_unrecorded_sends or concurrency)
+        self.max_unrecorded_sends = self._sent.max_unrecorded
         self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
 

@@ -57,6 +57,10 @@ class ConsumeLoop:
         self.assigned = threading.Event()
         self._healthy = True
 
+    @property
+    def processor(self) -> BatchProcessor:
+        return self._processor
+
     def run(self, stop: threading.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished, committed, and the group left."""
         self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke)

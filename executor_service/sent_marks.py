@@ -29,6 +29,7 @@ _STOP = None
 class SentRecorder:
     def __init__(self, dedup: DedupTable, *, max_unrecorded: int, max_pipeline: int = 1000) -> None:
         self._dedup = dedup
+        self.max_unrecorded = max_unrecorded
         self._slots = threading.BoundedSemaphore(max_unrecorded)
         self._max_pipeline = max_pipeline
         self._queue: queue.SimpleQueue[_Mark | None] = queue.SimpleQueue()

@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # latency to every message.
     fetch_wait_max_ms: int = Field(default=10, ge=1)
     executor_concurrency: int = Field(default=5, ge=1)
+    # Most deliveries whose `sent` marker is not yet written: what one executor crash can send twice.
+    # 0 means executor_concurrency (as if each lane wrote its marker right after its send); raising it
+    # lets the markers of more sends share a Redis round trip (faster drains, more duplicates on a crash).
+    max_unrecorded_sends: int = Field(default=0, ge=0)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     # A job's lease on its idempotency key while it runs; must outlast the longest batch. A crashed
     # worker's jobs can run elsewhere once their leases expire.

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from executor_service.app import build_loop
 from executor_service.dedup import DedupTable
 from executor_service.sent_marks import SentRecorder
 from shared.embedded import free_port
@@ -70,3 +71,14 @@ def test_a_failed_marker_write_frees_its_slot_and_is_counted():
     recorder.reserve()  # the slot came back: this does not block
     recorder.unreserve()
     recorder.close()
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(0, 5), (64, 64)])
+def test_the_executor_bounds_unrecorded_sends_by_its_setting(settings, configured, expected):
+    """AUTOMATION_MAX_UNRECORDED_SENDS: 0 means one per lane (EXECUTOR_CONCURRENCY, 5 by default)."""
+    loop = build_loop(settings.model_copy(update={"max_unrecorded_sends": configured}))
+    try:
+        assert settings.executor_concurrency == 5
+        assert loop.processor.max_unrecorded_sends == expected
+    finally:
+        loop.processor.close()
