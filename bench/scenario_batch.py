@@ -1,62 +1,92 @@
 """Scenario 2: batch enqueue with EnqueueAutomations, a few callers each sending full batches.
 
 Reports accepted jobs per second (items, not calls) and call latency per batch. While the server side
-of the RPC answers UNIMPLEMENTED the scenario says so instead of failing.
+of the RPC answers UNIMPLEMENTED the scenario says so instead of failing. With full sizes it runs once
+with one trigger process and once with two (each trigger is one Python process, bound by its GIL).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from bench.harness import drive, warm_up, watched
 from bench.report import ScenarioResult
+from bench.scenario_unary import split
 from bench.services import Trigger
 from bench.stack import Stack
 from bench.stats import latency_ms, rate
 
 
 def run(
-    stack: Stack, duration_s: float, callers: int, items: int, profile_dir: Path | None = None
+    stack: Stack,
+    duration_s: float,
+    callers: int,
+    items: int,
+    profile_dir: Path | None = None,
+    replicas: tuple[int, ...] = (1,),
 ) -> ScenarioResult:
+    """A row per trigger count in ``replicas``: N trigger processes (as N replicas behind a load
+    balancer), the callers split evenly between them, one client process per trigger."""
     result = ScenarioResult(
         "2", f"Batch EnqueueAutomations, {callers} callers x {items} items, {duration_s:g}s"
     )
-    topic = stack.topic("batch")
-    with Trigger(stack, "trigger-batch", topic) as trigger:
-        warm_up(trigger.address, f"b{stack.run_id}w")
-        kwargs = {
-            "address": trigger.address,
-            "concurrency": callers,
-            "duration_s": duration_s,
-            "batch_size": items,
-            "prefix": f"b{stack.run_id}",
-        }
-        run_ = drive(
-            "batch", [kwargs], watched(stack, trigger=[trigger.pid]), duration_s + 120, profile_dir, "batch"
+    for n in replicas:
+        topic = stack.topic(f"batch{n}")
+        triggers = [Trigger(stack, f"trigger-batch{n}-{i}", topic) for i in range(n)]
+        try:
+            for trigger in triggers:
+                warm_up(trigger.address, f"b{stack.run_id}r{n}w{trigger.port}")
+            kwargs = [
+                {
+                    "address": trigger.address,
+                    "concurrency": share,
+                    "duration_s": duration_s,
+                    "batch_size": items,
+                    "prefix": f"b{stack.run_id}r{n}t{i}",
+                }
+                for i, (trigger, share) in enumerate(zip(triggers, split(callers, n), strict=True))
+            ]
+            label = "batch" if n == 1 else f"batch-{n}triggers"
+            watch = watched(stack, trigger=[t.pid for t in triggers])
+            run_ = drive("batch", kwargs, watch, duration_s + 120, profile_dir, label)
+        finally:
+            for trigger in triggers:
+                trigger.stop()
+        call_errors: Counter[str] = Counter()
+        item_errors: Counter[str] = Counter()
+        for outcome in run_.results:
+            call_errors.update(outcome["call_errors"])
+            item_errors.update(outcome["item_errors"])
+        accepted = sum(o["accepted"] for o in run_.results)
+        if call_errors.get("UNIMPLEMENTED") and not accepted:
+            result.status = "unimplemented"
+            result.notes.append(
+                "the trigger answers UNIMPLEMENTED for EnqueueAutomations: nothing to measure yet"
+            )
+            return result
+        result.rows.append(
+            {
+                "triggers": n,
+                "callers": callers,
+                "items_per_call": items,
+                "calls": sum(len(o["latencies"]) for o in run_.results),
+                "accepted_jobs": accepted,
+                "item_errors": sum(item_errors.values()),
+                "call_errors": sum(call_errors.values()),
+                "accepted_jobs_per_s": rate(accepted, max(o["elapsed"] for o in run_.results)),
+                **latency_ms([x for o in run_.results for x in o["latencies"]]),
+                "cpu_cores": run_.cpu_cores,
+            }
         )
-    outcome = run_.results[0]
-    call_errors, item_errors = outcome["call_errors"], outcome["item_errors"]
-    if call_errors.get("UNIMPLEMENTED") and not outcome["accepted"]:
-        result.status = "unimplemented"
-        result.notes.append(
-            "the trigger answers UNIMPLEMENTED for EnqueueAutomations: nothing to measure yet"
-        )
-        return result
-    result.rows.append(
-        {
-            "callers": callers,
-            "items_per_call": items,
-            "calls": len(outcome["latencies"]),
-            "accepted_jobs": outcome["accepted"],
-            "item_errors": sum(item_errors.values()),
-            "call_errors": sum(call_errors.values()),
-            "accepted_jobs_per_s": rate(outcome["accepted"], outcome["elapsed"]),
-            **latency_ms(outcome["latencies"]),
-            "cpu_cores": run_.cpu_cores,
-        }
-    )
-    if item_errors or call_errors:
-        result.notes.append(f"errors by code: items {item_errors}, whole calls {call_errors}")
+        if item_errors or call_errors:
+            result.notes.append(
+                f"{n} trigger(s): errors by code: items {dict(item_errors)}, calls {dict(call_errors)}"
+            )
+        result.profiles.update(run_.profiles)
     result.notes.append("latency columns: one EnqueueAutomations call (a whole batch)")
-    result.profiles.update(run_.profiles)
+    result.notes.append(
+        "triggers: trigger processes, each with its own callers (as replicas behind a load balancer); "
+        "cpu_cores 'trigger' is their sum"
+    )
     return result

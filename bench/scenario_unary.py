@@ -2,7 +2,8 @@
 
 Every request is a new booking, so each call validates, claims a new key in Redis, produces to Kafka
 and waits for the broker's ack. Reports accepted calls per second and call latency, and the CPU used
-by the trigger, the generator and the embedded backends to tell which one limits the rate.
+by the trigger, the generator and the embedded backends to tell which one limits the rate. With full
+sizes a last row runs the 32 callers against two trigger processes (as two replicas), half each.
 """
 
 from __future__ import annotations
@@ -25,53 +26,62 @@ def split(callers: int, processes: int) -> list[int]:
 
 
 def run(
-    stack: Stack, duration_s: float, client_procs: int = 1, profile_dir: Path | None = None
+    stack: Stack,
+    duration_s: float,
+    client_procs: int = 1,
+    profile_dir: Path | None = None,
+    replicas: tuple[int, ...] = (1,),
 ) -> ScenarioResult:
+    """1 and 32 callers against one trigger; then 32 callers split over each larger count of
+    ``replicas`` trigger processes (as replicas behind a load balancer), a client process per trigger."""
     result = ScenarioResult("1", f"Unary EnqueueAutomation, closed loop, {duration_s:g}s per row")
-    topic = stack.topic("unary")
-    with Trigger(stack, "trigger-unary", topic) as trigger:
-        warm_up(trigger.address, f"u{stack.run_id}w")
-        for callers in CALLERS:
-            shares = split(callers, client_procs)
+    plan = [(1, callers) for callers in CALLERS] + [(n, CALLERS[-1]) for n in replicas if n > 1]
+    for n, callers in plan:
+        topic = stack.topic(f"unary{n}x{callers}")
+        triggers = [Trigger(stack, f"trigger-unary{n}x{callers}-{i}", topic) for i in range(n)]
+        try:
+            for trigger in triggers:
+                warm_up(trigger.address, f"u{stack.run_id}r{n}c{callers}w{trigger.port}")
+            procs = max(client_procs, n)
+            shares = split(callers, procs)
             kwargs = [
                 {
-                    "address": trigger.address,
+                    "address": triggers[i % n].address,
                     "concurrency": share,
                     "duration_s": duration_s,
-                    "prefix": f"u{stack.run_id}c{callers}p{i}",
+                    "prefix": f"u{stack.run_id}r{n}c{callers}p{i}",
                 }
                 for i, share in enumerate(shares)
             ]
-            run_ = drive(
-                "unary",
-                kwargs,
-                watched(stack, trigger=[trigger.pid]),
-                duration_s + 60,
-                profile_dir,
-                f"unary-c{callers}",
-            )
-            latencies = [x for r in run_.results for x in r["latencies"]]
-            errors: dict[str, int] = {}
-            for r in run_.results:
-                for code, n in r["errors"].items():
-                    errors[code] = errors.get(code, 0) + n
-            elapsed = max(r["elapsed"] for r in run_.results)
-            result.rows.append(
-                {
-                    "callers": callers,
-                    "client_procs": len(shares),
-                    "accepted": len(latencies),
-                    "errors": sum(errors.values()),
-                    "accepted_per_s": rate(len(latencies), elapsed),
-                    **latency_ms(latencies),
-                    "cpu_cores": run_.cpu_cores,
-                }
-            )
-            if errors:
-                result.notes.append(f"{callers} callers: errors by code {errors}")
-            result.profiles.update(run_.profiles)
+            label = f"unary-c{callers}" + (f"-{n}triggers" if n > 1 else "")
+            watch = watched(stack, trigger=[t.pid for t in triggers])
+            run_ = drive("unary", kwargs, watch, duration_s + 60, profile_dir, label)
+        finally:
+            for trigger in triggers:
+                trigger.stop()
+        latencies = [x for r in run_.results for x in r["latencies"]]
+        errors: dict[str, int] = {}
+        for r in run_.results:
+            for code, count in r["errors"].items():
+                errors[code] = errors.get(code, 0) + count
+        elapsed = max(r["elapsed"] for r in run_.results)
+        result.rows.append(
+            {
+                "triggers": n,
+                "callers": callers,
+                "client_procs": len(shares),
+                "accepted": len(latencies),
+                "errors": sum(errors.values()),
+                "accepted_per_s": rate(len(latencies), elapsed),
+                **latency_ms(latencies),
+                "cpu_cores": run_.cpu_cores,
+            }
+        )
+        if errors:
+            result.notes.append(f"{n} trigger(s), {callers} callers: errors by code {errors}")
+        result.profiles.update(run_.profiles)
     result.notes.append(
-        "cpu_cores: CPU used during the row, in cores (1.00 = one core busy); the trigger is one Python "
-        "process, so near 1.0 there means its GIL is the limit"
+        "cpu_cores: CPU used during the row, in cores (1.00 = one core busy); each trigger is one Python "
+        "process, so near 1.0 per trigger means its GIL is the limit ('trigger' sums them)"
     )
     return result

@@ -30,6 +30,7 @@ SIZES = {
         "batch_s": 10.0,
         "batch_callers": 4,
         "batch_items": 500,
+        "trigger_replicas": (1, 2),
         "drain_jobs": 20_000,
         "drain_raised_unrecorded": (500,),
         "latency_rate": 500.0,
@@ -41,6 +42,7 @@ SIZES = {
         "batch_s": 0.5,
         "batch_callers": 2,
         "batch_items": 20,
+        "trigger_replicas": (1,),
         "drain_jobs": 50,
         "drain_raised_unrecorded": (),
         "latency_rate": 50.0,
@@ -59,10 +61,17 @@ def run_scenario(
     profile_dir: Path | None,
 ) -> ScenarioResult:
     if key == "1":
-        return scenario_unary.run(stack, sizes["unary_s"], client_procs, profile_dir)
+        return scenario_unary.run(
+            stack, sizes["unary_s"], client_procs, profile_dir, sizes["trigger_replicas"]
+        )
     if key == "2":
         return scenario_batch.run(
-            stack, sizes["batch_s"], sizes["batch_callers"], sizes["batch_items"], profile_dir
+            stack,
+            sizes["batch_s"],
+            sizes["batch_callers"],
+            sizes["batch_items"],
+            profile_dir,
+            sizes["trigger_replicas"],
         )
     if key == "3":
         return scenario_drain.run(stack, sizes["drain_jobs"], profile_dir, sizes["drain_raised_unrecorded"])
