@@ -1,0 +1,116 @@
+"""EventLogWriter on SQLite (executemany) and PostgreSQL (COPY): every value comes back as written, a
+batch is all or nothing, and the one-success guard turns a second success into ``skipped_duplicate``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, create_engine, pool, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from executor_service.eventlog import EventLogWriter
+from shared.db.engine import make_session_factory
+from shared.db.migrate import upgrade
+from shared.db.models import EventLog, EventStatus
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    upgrade(database_url)
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def writer(engine: Engine) -> EventLogWriter:
+    return EventLogWriter(make_session_factory(engine))
+
+
+def row(job_id: str, key: str, status: str = EventStatus.SUCCEEDED, **fields: Any) -> dict[str, Any]:
+    started = datetime(2026, 11, 28, 17, 30, 0, 123456, tzinfo=UTC)
+    return {
+        "job_id": job_id,
+        "idempotency_key": key,
+        "automation_type": "bookingConfirmation",
+        "recipient": "client",
+        "booking_id": "b-1",
+        "status": status,
+        "attempt": 1,
+        "inputs": {"booking": {"id": "b-1", "notes": 'Ünïcode, "quotes", tab\tand\nnewline \\ back'}},
+        "outputs": {"channel": "null", "parts": [1, 2.5, None, True], "empty": {}},
+        "error": None,
+        "error_class": None,
+        "replay_of": None,
+        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "started_at": started,
+        "finished_at": started + timedelta(milliseconds=12),
+        "duration_ms": 12.5,
+        "kafka_topic": "automation.jobs",
+        "kafka_partition": 3,
+        "kafka_offset": 2**40 + 7,
+        **fields,
+    }
+
+
+def stored(engine: Engine) -> list[dict[str, Any]]:
+    with Session(engine) as session:
+        rows = session.scalars(select(EventLog).order_by(EventLog.id)).all()
+        return [
+            {c.name: getattr(r, c.name) for c in EventLog.__table__.columns if c.name != "id"} for r in rows
+        ]
+
+
+def test_every_value_comes_back_as_written(engine, writer):
+    rows = [
+        row("j1", "k1"),
+        row(
+            "j2", "k2", EventStatus.DEAD_LETTERED, outputs=None, error="HTTP 400: bad", error_class="http_4xx"
+        ),
+        row("j3", "k3", replay_of="j0", traceparent=None),
+    ]
+    writer.write([dict(r) for r in rows])
+    back = stored(engine)
+    for r in back:  # SQLite keeps no time zone: compare instants
+        for name in ("started_at", "finished_at"):
+            r[name] = r[name].replace(tzinfo=r[name].tzinfo or UTC)
+    assert back == rows
+
+
+def test_none_outputs_are_stored_as_sqlalchemy_stores_them(engine, writer):
+    writer.write([row("j1", "k1", EventStatus.DEAD_LETTERED, outputs=None)])
+    with engine.connect() as connection:
+        kind = connection.execute(text("SELECT outputs IS NULL FROM event_log")).scalar_one()
+    # SQLAlchemy's JSON type writes Python None as JSON null (not SQL NULL) on both databases.
+    assert not kind
+
+
+def test_a_second_success_for_a_key_becomes_skipped_duplicate_and_the_rest_is_written(engine, writer):
+    writer.write([row("j1", "k1")])
+    writer.write(
+        [
+            row("j2", "k1"),  # the guard refuses this one
+            row("j3", "k2"),
+            row("j4", "k3", EventStatus.RETRY_SCHEDULED, error="timeout", error_class="timeout"),
+        ]
+    )
+    assert [(r["job_id"], r["status"]) for r in stored(engine)] == [
+        ("j1", EventStatus.SUCCEEDED),
+        ("j2", EventStatus.SKIPPED_DUPLICATE),
+        ("j3", EventStatus.SUCCEEDED),
+        ("j4", EventStatus.RETRY_SCHEDULED),
+    ]
+
+
+def test_a_failed_batch_writes_nothing(engine, writer):
+    writer.write([row("j1", "k1")])
+    with pytest.raises((IntegrityError, psycopg.IntegrityError)):  # booking_id is NOT NULL
+        writer.write([row("j2", "k2"), row("j3", "k3", booking_id=None)])
+    assert [r["job_id"] for r in stored(engine)] == ["j1"]
