@@ -1,4 +1,5 @@
-"""Unary EnqueueAutomation calls that arrive together are enqueued together (trigger_service/coalescer.py).
+"""Unary EnqueueAutomation calls that arrive together are enqueued together (trigger_service/coalescer.py);
+a lone call runs on its own thread.
 
 Over real gRPC, Redis and the broker: concurrent calls are each answered for their own job and trace,
 concurrent duplicates become one job, and a key held by a call in flight elsewhere neither blocks the
@@ -142,6 +143,45 @@ def test_a_key_held_by_a_call_in_flight_elsewhere_does_not_hold_up_other_calls(s
     assert all(not o.duplicate for o in others)
     assert answer.duplicate and answer.job_id == "job-elsewhere"
     assert (answer.topic, answer.partition, answer.offset) == (settings.jobs_topic, 0, 41)
+
+
+def test_a_lone_call_runs_on_its_own_thread_and_calls_during_it_are_batched():
+    class Recording:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, int, bool]] = []
+            self.inside = threading.Event()
+            self.release = threading.Event()
+
+        def enqueue(self, requests, budget_s, traceparents, *, wait_pending=True):
+            self.calls.append((threading.current_thread().name, len(requests), wait_pending))
+            if len(self.calls) == 2:
+                self.inside.set()
+                assert self.release.wait(10)
+            return [
+                pb.EnqueueItemResult(accepted=pb.EnqueueAutomationResponse(job_id=r.booking.id))
+                for r in requests
+            ]
+
+    enqueuer = Recording()
+    coalescer = EnqueueCoalescer(enqueuer)  # type: ignore[arg-type]
+    me = threading.current_thread().name
+    assert coalescer.enqueue(sample_request("b-alone"), 5.0, None).accepted.job_id == "b-alone"
+    with ThreadPoolExecutor(6) as pool:
+        held = pool.submit(coalescer.enqueue, sample_request("b-held"), 5.0, None)
+        assert enqueuer.inside.wait(5)  # a direct call is in flight: the next ones queue for the batcher
+        others = [pool.submit(coalescer.enqueue, sample_request(f"b-{i}"), 5.0, None) for i in range(5)]
+        time.sleep(0.2)
+        enqueuer.release.set()
+        assert held.result(5).accepted.job_id == "b-held"
+        assert sorted(f.result(5).accepted.job_id for f in others) == [f"b-{i}" for i in range(5)]
+    coalescer.close()
+    assert enqueuer.calls[0] == (me, 1, True), (
+        "the lone call ran on the caller's thread, waiting for held keys"
+    )
+    assert enqueuer.calls[1][1:] == (1, True) and enqueuer.calls[1][0] != "enqueue-batcher"
+    batched = enqueuer.calls[2:]
+    assert all(name == "enqueue-batcher" and not wait for name, _, wait in batched)
+    assert sum(n for _, n, _ in batched) == 5, "the calls made during the direct one went to the batcher"
 
 
 def test_a_held_key_answers_unavailable_at_the_callers_deadline():

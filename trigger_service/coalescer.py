@@ -1,10 +1,11 @@
 """Unary EnqueueAutomation calls that arrive together are enqueued together (a group commit).
 
-Each call hands its request to one batcher thread and waits for its own result. The batcher takes every
-request waiting (up to MAX_BATCH_ITEMS) and runs them through Enqueuer.enqueue as one batch: one Redis
-round trip for the claims, one produce of all the jobs, one settlement. A lone caller waits for nobody
-(its batch is itself); under load, the calls that queued while a batch was with the broker form the next
-one, so the batches grow with the load and the cost per call falls (bench/README.md, scenario 1).
+A call that finds nothing else in flight enqueues its request itself, on its own thread (a lone caller
+pays no thread handoff). A call that finds others in flight hands its request to one batcher thread and
+waits for its own result; the batcher takes every request waiting (up to MAX_BATCH_ITEMS) and runs them
+through Enqueuer.enqueue as one batch: one Redis round trip for the claims, one produce of all the jobs,
+one settlement. The calls that queue while a batch is with the broker form the next one, so the batches
+grow with the load and the cost per call falls (bench/README.md, scenario 1).
 
 Each caller keeps its own deadline and trace: a caller that stops waiting gets UNAVAILABLE, as a call
 that waited alone would, and its job is still settled when the broker answers. Items of different calls
@@ -22,11 +23,18 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+
+from google.rpc import code_pb2
 
 from shared.proto.automation.v1 import automation_pb2 as pb
 from trigger_service import metrics
-from trigger_service.enqueue import MAX_BATCH_ITEMS, PENDING_POLL_S, Enqueuer, is_pending
+from trigger_service.enqueue import MAX_BATCH_ITEMS, PENDING_POLL_S, Enqueuer, is_pending, item_error
+
+# How long past its budget a caller waits for the batcher's answer (the batch's own waits are bounded by
+# the budget; this covers the hand-back).
+_ANSWER_GRACE_S = 0.025
 
 
 @dataclass
@@ -49,15 +57,44 @@ class EnqueueCoalescer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._active = 0  # requests taken and not yet answered (direct, queued or waiting to ask again)
+
+    def enqueue(
+        self, request: pb.EnqueueAutomationRequest, budget_s: float, traceparent: str | None
+    ) -> pb.EnqueueItemResult:
+        """The request's result: directly when nothing else is in flight, else through the batcher.
+        Raises IdempotencyStoreUnavailable; answers UNAVAILABLE when the broker did not ack in time."""
+        with self._lock:
+            direct = self._active == 0 and not self._closed
+            if direct:
+                self._active += 1
+        if direct:
+            try:
+                [result] = self._enqueuer.enqueue([request], budget_s, [traceparent])
+                return result
+            finally:
+                self._answered(1)
+        try:
+            return self.submit(request, budget_s, traceparent).result(timeout=budget_s + _ANSWER_GRACE_S)
+        except FutureTimeout:
+            metrics.PRODUCE_ERRORS.labels("timeout").inc()
+            return item_error(code_pb2.UNAVAILABLE, "the broker did not acknowledge the job in time; retry")
 
     def submit(
         self, request: pb.EnqueueAutomationRequest, budget_s: float, traceparent: str | None
     ) -> Future:
-        """A future of the request's EnqueueItemResult (or IdempotencyStoreUnavailable)."""
+        """Hand the request to the batcher: a future of its EnqueueItemResult (or
+        IdempotencyStoreUnavailable)."""
         waiting = _Waiting(request, time.perf_counter() + budget_s, traceparent)
         self._start()
+        with self._lock:
+            self._active += 1
         self._queue.put(waiting)
         return waiting.result
+
+    def _answered(self, count: int) -> None:
+        with self._lock:
+            self._active -= count
 
     def close(self) -> None:
         """Stop the batcher once the requests already handed over are answered."""
@@ -119,12 +156,17 @@ class EnqueueCoalescer:
                 wait_pending=False,
             )
         except Exception as exc:  # IdempotencyStoreUnavailable, or a bug: every caller hears of it
+            self._answered(len(batch))
             for w in batch:
                 w.result.set_exception(exc)
             return
+        answered = []
         for w, result in zip(batch, results, strict=True):
             again_at = time.perf_counter() + PENDING_POLL_S
             if is_pending(result) and again_at < w.deadline:
                 heapq.heappush(self._retries, (again_at, next(self._seq), w))
             else:
-                w.result.set_result(result)
+                answered.append((w, result))
+        self._answered(len(answered))
+        for w, result in answered:
+            w.result.set_result(result)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import NoReturn
 
 import grpc
 import redis
-from google.rpc import code_pb2
 from grpc_status import rpc_status
 
 from shared.booking_state import BookingStates
@@ -22,7 +20,7 @@ from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.tracing import current_traceparent
 from trigger_service import metrics
 from trigger_service.coalescer import EnqueueCoalescer
-from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer, item_error
+from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer
 from trigger_service.operations import OperationsMixin
 from trigger_service.replay import Replayer
 from trigger_service.runs import RunsReader
@@ -72,12 +70,8 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
     def EnqueueAutomation(self, request: pb.EnqueueAutomationRequest, context: grpc.ServicerContext):  # noqa: N802
         started = time.perf_counter()
         budget_s = self._budget_s(context)
-        waiting = self._coalescer.submit(request, budget_s, current_traceparent())
         try:
-            result = waiting.result(timeout=budget_s + _DEADLINE_MARGIN_S / 2)
-        except FutureTimeout:
-            metrics.PRODUCE_ERRORS.labels("timeout").inc()
-            result = item_error(code_pb2.UNAVAILABLE, "the broker did not acknowledge the job in time; retry")
+            result = self._coalescer.enqueue(request, budget_s, current_traceparent())
         except IdempotencyStoreUnavailable:
             self._store_unavailable(context)
         if result.HasField("error"):
