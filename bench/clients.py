@@ -15,12 +15,14 @@ from collections import Counter
 from typing import Any
 
 import grpc
+from grpc_health.v1 import health_pb2
 
 from bench.workload import RequestFactory
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 ENQUEUE = "/automation.v1.AutomationService/EnqueueAutomation"
 ENQUEUE_BATCH = "/automation.v1.AutomationService/EnqueueAutomations"
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 CALL_TIMEOUT_S = 30.0
 _CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 _CTX = multiprocessing.get_context("spawn")  # never fork a process that has gRPC threads
@@ -32,11 +34,21 @@ async def _connect(address: str) -> grpc.aio.Channel:
     return channel
 
 
-async def unary_closed_loop(go, address: str, concurrency: int, duration_s: float, prefix: str) -> dict:
-    """``concurrency`` callers, each sending its next EnqueueAutomation as soon as the last answered."""
+async def unary_closed_loop(
+    go, address: str, concurrency: int, duration_s: float, prefix: str, noop: bool = False
+) -> dict:
+    """``concurrency`` callers, each sending its next EnqueueAutomation as soon as the last answered.
+
+    ``noop``: call the standard Health.Check instead (no work behind it: the gRPC layer's own cost, the
+    ceiling any unary RPC of this server and generator can reach on this machine)."""
     factory = RequestFactory(prefix)
     channel = await _connect(address)
     call = channel.unary_unary(ENQUEUE, response_deserializer=pb.EnqueueAutomationResponse.FromString)
+    if noop:
+        health_request = health_pb2.HealthCheckRequest().SerializeToString()
+        call = channel.unary_unary(
+            HEALTH_CHECK, response_deserializer=health_pb2.HealthCheckResponse.FromString
+        )
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     await asyncio.to_thread(go.wait)
@@ -46,7 +58,7 @@ async def unary_closed_loop(go, address: str, concurrency: int, duration_s: floa
     async def caller(worker: int) -> None:
         n = 0
         while time.monotonic() < end:
-            request, n = factory.serialized(worker * 10_000_000 + n), n + 1
+            request, n = (health_request if noop else factory.serialized(worker * 10_000_000 + n)), n + 1
             sent = time.monotonic()
             try:
                 await call(request, timeout=CALL_TIMEOUT_S)

@@ -3,7 +3,8 @@
 Every request is a new booking, so each call validates, claims a new key in Redis, produces to Kafka
 and waits for the broker's ack. Reports accepted calls per second and call latency, and the CPU used
 by the trigger, the generator and the embedded backends to tell which one limits the rate. With full
-sizes a last row runs the 32 callers against two trigger processes (as two replicas), half each.
+sizes a row runs the 32 callers against two trigger processes (as two replicas), half each. A last row
+calls the no-op Health.Check with 32 callers: the ceiling of the gRPC layer itself on this machine.
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def run(
     """1 and 32 callers against one trigger; then 32 callers split over each larger count of
     ``replicas`` trigger processes (as replicas behind a load balancer), a client process per trigger."""
     result = ScenarioResult("1", f"Unary EnqueueAutomation, closed loop, {duration_s:g}s per row")
-    plan = [(1, callers) for callers in CALLERS] + [(n, CALLERS[-1]) for n in replicas if n > 1]
-    for n, callers in plan:
+    plan = [(1, callers, False) for callers in CALLERS] + [(n, CALLERS[-1], False) for n in replicas if n > 1]
+    plan.append((1, CALLERS[-1], True))
+    for n, callers, noop in plan:
         topic = stack.topic(f"unary{n}x{callers}")
         triggers = [Trigger(stack, f"trigger-unary{n}x{callers}-{i}", topic) for i in range(n)]
         try:
@@ -50,10 +52,11 @@ def run(
                     "concurrency": share,
                     "duration_s": duration_s,
                     "prefix": f"u{stack.run_id}r{n}c{callers}p{i}",
+                    "noop": noop,
                 }
                 for i, share in enumerate(shares)
             ]
-            label = f"unary-c{callers}" + (f"-{n}triggers" if n > 1 else "")
+            label = f"unary-c{callers}" + (f"-{n}triggers" if n > 1 else "") + ("-noop" if noop else "")
             watch = watched(stack, trigger=[t.pid for t in triggers])
             run_ = drive("unary", kwargs, watch, duration_s + 60, profile_dir, label)
         finally:
@@ -67,6 +70,7 @@ def run(
         elapsed = max(r["elapsed"] for r in run_.results)
         result.rows.append(
             {
+                "rpc": "Health.Check (no-op)" if noop else "EnqueueAutomation",
                 "triggers": n,
                 "callers": callers,
                 "client_procs": len(shares),
@@ -80,6 +84,10 @@ def run(
         if errors:
             result.notes.append(f"{n} trigger(s), {callers} callers: errors by code {errors}")
         result.profiles.update(run_.profiles)
+    result.notes.append(
+        "the Health.Check row calls the standard health service, which does no work: the gRPC layer's "
+        "own cost (server + generator), i.e. the ceiling of any unary call here"
+    )
     result.notes.append(
         "cpu_cores: CPU used during the row, in cores (1.00 = one core busy); each trigger is one Python "
         "process, so near 1.0 per trigger means its GIL is the limit ('trigger' sums them)"

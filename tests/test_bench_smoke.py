@@ -44,7 +44,11 @@ def test_every_scenario_reports_its_numbers(kafka_bootstrap, redis_url, postgres
         assert f"== {key}. " in proc.stdout
 
     unary = scenarios["1"]["rows"]
-    assert [row["callers"] for row in unary] == [1, 32]
+    assert [(row["rpc"], row["callers"]) for row in unary] == [
+        ("EnqueueAutomation", 1),
+        ("EnqueueAutomation", 32),
+        ("Health.Check (no-op)", 32),
+    ]
     for row in unary:
         assert row["accepted"] > 0 and row["errors"] == 0
         assert 0 < row["p50_ms"] <= row["p99_ms"] and row["accepted_per_s"] > 0
