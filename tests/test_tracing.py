@@ -76,7 +76,12 @@ def test_traceparent_travels_from_the_call_through_retry_and_dead_letter_into_ro
     request = sample_request(
         f"b-{uuid.uuid4().hex[:8]}", pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.RECIPIENT_CLIENT
     )
-    with caplog.at_level(logging.INFO), running_trigger(quick) as (stub, _), running_executor(quick):
+    with (
+        caplog.at_level(logging.INFO),
+        caplog.at_level(logging.DEBUG, logger="trigger_service.servicer"),  # "job accepted" is DEBUG
+        running_trigger(quick) as (stub, _),
+        running_executor(quick),
+    ):
         answer = stub.EnqueueAutomation(request, timeout=10, metadata=[("traceparent", CALLER)])
         rows = wait_rows(quick.sqlalchemy_url, 1, timeout_s=30, status="dead_lettered")
         rows = wait_rows(quick.sqlalchemy_url, 2, job_id=answer.job_id)
