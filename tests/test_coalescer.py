@@ -14,6 +14,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from google.rpc import code_pb2
 from prometheus_client import REGISTRY
 
 from devtools.sample import sample_request
@@ -200,3 +201,22 @@ def test_a_held_key_answers_unavailable_at_the_callers_deadline():
     coalescer.close()
     assert result.error.message == PENDING_MESSAGE and elapsed >= 0.25, "answered at its deadline"
     assert enqueuer.calls > 3, "asked again while the deadline allowed"
+
+
+def test_requests_whose_deadline_passed_while_queued_are_not_enqueued():
+    enqueuer = HoldingEnqueuer()
+    coalescer = EnqueueCoalescer(enqueuer)  # type: ignore[arg-type]
+    first = coalescer.submit(sample_request("b-first"), 5.0, None)
+    while not enqueuer.batches:
+        time.sleep(0.001)
+    short = [coalescer.submit(sample_request(f"b-short-{i}"), 0.05, None) for i in range(3)]
+    patient = coalescer.submit(sample_request("b-patient"), 5.0, None)
+    time.sleep(0.2)  # the short ones' deadlines pass while the first batch is out
+    enqueuer.release.set()
+    assert first.result(5).accepted.job_id == "b-first"
+    assert patient.result(5).accepted.job_id == "b-patient"
+    for future in short:
+        result = future.result(5)
+        assert result.error.code == code_pb2.UNAVAILABLE and "nothing was written" in result.error.message
+    assert enqueuer.batches == [1, 1], "only the patient request reached the enqueuer"
+    coalescer.close()

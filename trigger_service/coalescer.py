@@ -11,7 +11,9 @@ Each caller keeps its own deadline and trace: a caller that stops waiting gets U
 that waited alone would, and its job is still settled when the broker answers. Items of different calls
 sharing an idempotency key are one job: the first is accepted, the others are its duplicates. A key
 claimed by a call still in flight elsewhere (EnqueueAutomations, another replica) never holds up the
-batcher: its item is put back and asked for again every PENDING_POLL_S, until its deadline.
+batcher: its item is put back and asked for again every PENDING_POLL_S, until its deadline. A request
+whose deadline passed while it queued (an overloaded trigger) is answered UNAVAILABLE without being
+claimed or produced, so a backlog does not turn into work nobody waits for.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from trigger_service.enqueue import MAX_BATCH_ITEMS, PENDING_POLL_S, Enqueuer, i
 # How long past its budget a caller waits for the batcher's answer (the batch's own waits are bounded by
 # the budget; this covers the hand-back).
 _ANSWER_GRACE_S = 0.025
+_EXPIRED_MESSAGE = "the call's deadline passed before its turn came; nothing was written; retry"
 
 
 @dataclass
@@ -146,8 +149,17 @@ class EnqueueCoalescer:
         return max(self._retries[0][0] - time.perf_counter(), 0.0)
 
     def _enqueue(self, batch: Sequence[_Waiting]) -> None:
+        now = time.perf_counter()
+        expired = [w for w in batch if w.deadline <= now]
+        if expired:  # their callers have stopped waiting: nothing is claimed or produced for them
+            self._answered(len(expired))
+            for w in expired:
+                w.result.set_result(item_error(code_pb2.UNAVAILABLE, _EXPIRED_MESSAGE))
+            batch = [w for w in batch if w.deadline > now]
+            if not batch:
+                return
         metrics.COALESCED_BATCH_SIZE.observe(len(batch))
-        budget_s = max(w.deadline for w in batch) - time.perf_counter()
+        budget_s = max(w.deadline for w in batch) - now
         try:
             results = self._enqueuer.enqueue(
                 [w.request for w in batch],
