@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from bench.clients import ENQUEUE, ClientGroup
 from bench.databases import Database, backend_pids
 from bench.procfs import CpuMeter, Pids
 from bench.profiling import PySpy
+from bench.services import Trigger
 from bench.stack import Stack
 from bench.workload import RequestFactory
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -85,3 +89,28 @@ def warm_up(address: str, prefix: str, calls: int = 20) -> list[str]:
             f"the trigger deferred the bench's jobs (due at {due}): quiet hours? see workload.py"
         )
     return [r.job_id for r in responses]
+
+
+@contextmanager
+def replicas(stack: Stack, name: str, count: int) -> Iterator[list[Trigger]]:
+    """``count`` trigger processes on one fresh jobs topic (as replicas behind a load balancer), warmed
+    up; stopped on exit."""
+    topic = stack.topic(name)
+    triggers: list[Trigger] = []
+    try:
+        for i in range(count):
+            triggers.append(Trigger(stack, f"trigger-{name}-{i}", topic))
+        for trigger in triggers:
+            warm_up(trigger.address, f"{name}{stack.run_id}w{trigger.port}")
+        yield triggers
+    finally:
+        for trigger in triggers:
+            trigger.stop()
+
+
+def summed(counts: Iterable[dict[str, int]]) -> Counter[str]:
+    """Per-code counts of several client processes, added up."""
+    total: Counter[str] = Counter()
+    for c in counts:
+        total.update(c)
+    return total

@@ -7,13 +7,11 @@ with one trigger process and once with two (each trigger is one Python process, 
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
-from bench.harness import drive, warm_up, watched
+from bench.harness import drive, replicas, summed, watched
 from bench.report import ScenarioResult
 from bench.scenario_unary import split
-from bench.services import Trigger
 from bench.stack import Stack
 from bench.stats import latency_ms, rate
 
@@ -24,19 +22,15 @@ def run(
     callers: int,
     items: int,
     profile_dir: Path | None = None,
-    replicas: tuple[int, ...] = (1,),
+    trigger_counts: tuple[int, ...] = (1,),
 ) -> ScenarioResult:
-    """A row per trigger count in ``replicas``: N trigger processes (as N replicas behind a load
+    """A row per trigger count in ``trigger_counts``: N trigger processes (as N replicas behind a load
     balancer), the callers split evenly between them, one client process per trigger."""
     result = ScenarioResult(
         "2", f"Batch EnqueueAutomations, {callers} callers x {items} items, {duration_s:g}s"
     )
-    for n in replicas:
-        topic = stack.topic(f"batch{n}")
-        triggers = [Trigger(stack, f"trigger-batch{n}-{i}", topic) for i in range(n)]
-        try:
-            for trigger in triggers:
-                warm_up(trigger.address, f"b{stack.run_id}r{n}w{trigger.port}")
+    for n in trigger_counts:
+        with replicas(stack, f"batch{n}", n) as triggers:
             kwargs = [
                 {
                     "address": trigger.address,
@@ -50,14 +44,8 @@ def run(
             label = "batch" if n == 1 else f"batch-{n}triggers"
             watch = watched(stack, trigger=[t.pid for t in triggers])
             run_ = drive("batch", kwargs, watch, duration_s + 120, profile_dir, label)
-        finally:
-            for trigger in triggers:
-                trigger.stop()
-        call_errors: Counter[str] = Counter()
-        item_errors: Counter[str] = Counter()
-        for outcome in run_.results:
-            call_errors.update(outcome["call_errors"])
-            item_errors.update(outcome["item_errors"])
+        call_errors = summed(o["call_errors"] for o in run_.results)
+        item_errors = summed(o["item_errors"] for o in run_.results)
         accepted = sum(o["accepted"] for o in run_.results)
         if call_errors.get("UNIMPLEMENTED") and not accepted:
             result.status = "unimplemented"

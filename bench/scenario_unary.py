@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.harness import drive, warm_up, watched
+from bench.harness import drive, replicas, summed, watched
 from bench.report import ScenarioResult
-from bench.services import Trigger
 from bench.stack import Stack
 from bench.stats import latency_ms, rate
 
@@ -31,19 +30,17 @@ def run(
     duration_s: float,
     client_procs: int = 1,
     profile_dir: Path | None = None,
-    replicas: tuple[int, ...] = (1,),
+    trigger_counts: tuple[int, ...] = (1,),
 ) -> ScenarioResult:
     """1 and 32 callers against one trigger; then 32 callers split over each larger count of
-    ``replicas`` trigger processes (as replicas behind a load balancer), a client process per trigger."""
+    ``trigger_counts`` trigger processes (as replicas behind a load balancer), a client process each."""
     result = ScenarioResult("1", f"Unary EnqueueAutomation, closed loop, {duration_s:g}s per row")
-    plan = [(1, callers, False) for callers in CALLERS] + [(n, CALLERS[-1], False) for n in replicas if n > 1]
+    plan = [(1, callers, False) for callers in CALLERS] + [
+        (n, CALLERS[-1], False) for n in trigger_counts if n > 1
+    ]
     plan.append((1, CALLERS[-1], True))
     for n, callers, noop in plan:
-        topic = stack.topic(f"unary{n}x{callers}")
-        triggers = [Trigger(stack, f"trigger-unary{n}x{callers}-{i}", topic) for i in range(n)]
-        try:
-            for trigger in triggers:
-                warm_up(trigger.address, f"u{stack.run_id}r{n}c{callers}w{trigger.port}")
+        with replicas(stack, f"unary{n}x{callers}" + ("noop" if noop else ""), n) as triggers:
             procs = max(client_procs, n)
             shares = split(callers, procs)
             kwargs = [
@@ -59,14 +56,8 @@ def run(
             label = f"unary-c{callers}" + (f"-{n}triggers" if n > 1 else "") + ("-noop" if noop else "")
             watch = watched(stack, trigger=[t.pid for t in triggers])
             run_ = drive("unary", kwargs, watch, duration_s + 60, profile_dir, label)
-        finally:
-            for trigger in triggers:
-                trigger.stop()
         latencies = [x for r in run_.results for x in r["latencies"]]
-        errors: dict[str, int] = {}
-        for r in run_.results:
-            for code, count in r["errors"].items():
-                errors[code] = errors.get(code, 0) + count
+        errors = summed(r["errors"] for r in run_.results)
         elapsed = max(r["elapsed"] for r in run_.results)
         result.rows.append(
             {
@@ -82,7 +73,7 @@ def run(
             }
         )
         if errors:
-            result.notes.append(f"{n} trigger(s), {callers} callers: errors by code {errors}")
+            result.notes.append(f"{n} trigger(s), {callers} callers: errors by code {dict(errors)}")
         result.profiles.update(run_.profiles)
     result.notes.append(
         "the Health.Check row calls the standard health service, which does no work: the gRPC layer's "

@@ -62,7 +62,7 @@ def build_loop(settings: Settings, *, producer: JobProducer | None = None) -> Co
         jobs_topic=settings.jobs_topic,
         policy_for=settings.policy_for,
         concurrency=settings.executor_concurrency,
-        max_unrecorded_sends=settings.max_unrecorded_sends or settings.executor_concurrency,
+        max_unrecorded_sends=settings.max_unrecorded_sends,
     )
     consumer = make_consumer(
         consumer_config(

@@ -91,7 +91,7 @@ class BatchProcessor:
         jobs_topic: str,
         policy_for: Callable[[str], RetryPolicy],
         concurrency: int,
-        max_unrecorded_sends: int | None = None,
+        max_unrecorded_sends: int = 0,
     ) -> None:
         self._runner = runner
         self._dedup = dedup
@@ -101,12 +101,15 @@ class BatchProcessor:
         self._deferrer = deferrer
         self._jobs_topic = jobs_topic
         self._policy_for = policy_for
-        # At most this many deliveries are ever unrecorded: what one crash can repeat (default: one per
-        # lane, as if each lane wrote its marker right after its send).
+        # At most this many deliveries are ever unrecorded: what one crash can repeat (0: one per lane,
+        # as if each lane wrote its marker right after its send).
         self._sent = SentRecorder(dedup, max_unrecorded=max_unrecorded_sends or concurrency)
-        self.max_unrecorded_sends = self._sent.max_unrecorded
         self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
+
+    @property
+    def max_unrecorded_sends(self) -> int:
+        return self._sent.max_unrecorded
 
     def run(self, messages: list[Message]) -> BatchOutcome:
         """Decode, lease and run the batch's jobs; nothing is published or written yet.

@@ -164,24 +164,16 @@ class AutomationClient:
         if len(chosen) != 1:
             raise ValueError("give exactly one of job_id, idempotency_key, booking_id")
         request = pb.GetAutomationRunsRequest(page_size=page_size, **chosen)
-        while True:
-            response = self._call(self._stub.GetAutomationRuns, request)
+        for response in self._pages(self._stub.GetAutomationRuns, request):
             yield from response.runs
-            if not response.next_page_token:
-                return
-            request.page_token = response.next_page_token
 
     def dead_letters(
         self, filter: pb.DeadLetterFilter | None = None, page_size: int = 100
     ) -> Iterator[pb.DeadLetter]:
         """Dead letters matching ``filter`` (None: every one not replayed yet), newest first."""
         request = pb.ListDeadLettersRequest(filter=filter or pb.DeadLetterFilter(), page_size=page_size)
-        while True:
-            response = self._call(self._stub.ListDeadLetters, request)
+        for response in self._pages(self._stub.ListDeadLetters, request):
             yield from response.dead_letters
-            if not response.next_page_token:
-                return
-            request.page_token = response.next_page_token
 
     def replay(
         self,
@@ -216,6 +208,15 @@ class AutomationClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _pages(self, method: Callable[..., Resp], request: Any) -> Iterator[Resp]:
+        """``method``'s responses, following ``next_page_token`` until the last page."""
+        while True:
+            response = self._call(method, request)
+            yield response
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
 
     def _call(self, method: Callable[..., Resp], request: Any, *, timeout_s: float | None = None) -> Resp:
         """``method(request)`` with a deadline, retrying UNAVAILABLE and DEADLINE_EXCEEDED."""

@@ -176,16 +176,14 @@ def test_a_lone_call_runs_on_its_own_thread_and_calls_during_it_are_batched():
         assert held.result(5).accepted.job_id == "b-held"
         assert sorted(f.result(5).accepted.job_id for f in others) == [f"b-{i}" for i in range(5)]
     coalescer.close()
-    assert enqueuer.calls[0] == (me, 1, True), (
-        "the lone call ran on the caller's thread, waiting for held keys"
-    )
-    assert enqueuer.calls[1][1:] == (1, True) and enqueuer.calls[1][0] != "enqueue-batcher"
+    assert enqueuer.calls[0] == (me, 1, False), "the lone call ran on the caller's thread"
+    assert enqueuer.calls[1][1:] == (1, False) and enqueuer.calls[1][0] != "enqueue-batcher"
     batched = enqueuer.calls[2:]
     assert all(name == "enqueue-batcher" and not wait for name, _, wait in batched)
     assert sum(n for _, n, _ in batched) == 5, "the calls made during the direct one went to the batcher"
 
 
-def test_a_held_key_answers_unavailable_at_the_callers_deadline():
+def test_a_held_key_is_asked_for_again_until_the_callers_deadline():
     class AlwaysPending:
         calls = 0
 
@@ -196,7 +194,7 @@ def test_a_held_key_answers_unavailable_at_the_callers_deadline():
     enqueuer = AlwaysPending()
     coalescer = EnqueueCoalescer(enqueuer)  # type: ignore[arg-type]
     started = time.perf_counter()
-    result = coalescer.submit(sample_request(bid()), 0.3, None).result(5)
+    result = coalescer.enqueue(sample_request(bid()), 0.3, None)
     elapsed = time.perf_counter() - started
     coalescer.close()
     assert result.error.message == PENDING_MESSAGE and elapsed >= 0.25, "answered at its deadline"

@@ -10,20 +10,18 @@ grow with the load and the cost per call falls (bench/README.md, scenario 1).
 Each caller keeps its own deadline and trace: a caller that stops waiting gets UNAVAILABLE, as a call
 that waited alone would, and its job is still settled when the broker answers. Items of different calls
 sharing an idempotency key are one job: the first is accepted, the others are its duplicates. A key
-claimed by a call still in flight elsewhere (EnqueueAutomations, another replica) never holds up the
-batcher: its item is put back and asked for again every PENDING_POLL_S, until its deadline. A request
-whose deadline passed while it queued (an overloaded trigger) is answered UNAVAILABLE without being
-claimed or produced, so a backlog does not turn into work nobody waits for.
+claimed by a call still in flight elsewhere (EnqueueAutomations, another replica) never holds up a
+batch: the enqueuer answers PENDING_MESSAGE at once, and that caller asks again every PENDING_POLL_S
+from its own thread, until its deadline. A request whose deadline passed while it queued (an overloaded
+trigger) is answered UNAVAILABLE without being claimed or produced, so a backlog does not turn into work
+nobody waits for.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import queue
 import threading
 import time
-from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -49,31 +47,42 @@ class _Waiting:
 
 
 class EnqueueCoalescer:
-    """Batches concurrent single enqueues on one thread (started by the first call)."""
+    """Batches concurrent single enqueues on one thread (started by the first call that needs it)."""
 
     def __init__(self, enqueuer: Enqueuer, *, max_items: int = MAX_BATCH_ITEMS) -> None:
         self._enqueuer = enqueuer
         self._max_items = max_items
         self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
-        self._retries: list[tuple[float, int, _Waiting]] = []  # heap of (ask again at, seq, item)
-        self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
-        self._active = 0  # requests taken and not yet answered (direct, queued or waiting to ask again)
+        self._active = 0  # requests taken and not yet answered (direct or queued)
 
     def enqueue(
         self, request: pb.EnqueueAutomationRequest, budget_s: float, traceparent: str | None
     ) -> pb.EnqueueItemResult:
-        """The request's result: directly when nothing else is in flight, else through the batcher.
-        Raises IdempotencyStoreUnavailable; answers UNAVAILABLE when the broker did not ack in time."""
+        """The request's result. Raises IdempotencyStoreUnavailable; answers UNAVAILABLE when the broker
+        did not ack in time. A key held by another call in flight is asked for again every
+        PENDING_POLL_S, from this caller's thread, until the budget ends."""
+        deadline = time.perf_counter() + budget_s
+        while True:
+            result = self._enqueue_once(request, deadline - time.perf_counter(), traceparent)
+            if not is_pending(result) or time.perf_counter() + PENDING_POLL_S >= deadline:
+                return result
+            time.sleep(PENDING_POLL_S)
+
+    def _enqueue_once(
+        self, request: pb.EnqueueAutomationRequest, budget_s: float, traceparent: str | None
+    ) -> pb.EnqueueItemResult:
+        """Directly when nothing else is in flight, else through the batcher."""
         with self._lock:
             direct = self._active == 0 and not self._closed
             if direct:
                 self._active += 1
         if direct:
+            metrics.COALESCED_BATCH_SIZE.observe(1)
             try:
-                [result] = self._enqueuer.enqueue([request], budget_s, [traceparent])
+                [result] = self._enqueuer.enqueue([request], budget_s, [traceparent], wait_pending=False)
                 return result
             finally:
                 self._answered(1)
@@ -119,51 +128,34 @@ class EnqueueCoalescer:
                 self._thread.start()
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping or self._retries:
-            batch = self._due_retries()
-            try:
-                if not batch and not stopping:
-                    batch.append(self._queue.get(timeout=self._until_next_retry()))
-                while len(batch) < self._max_items:
-                    batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                pass
-            if any(w is None for w in batch):
-                stopping = True
-                batch = [w for w in batch if w is not None]
-            if batch:
-                self._enqueue(batch)
-            elif stopping and self._retries:
-                time.sleep(self._until_next_retry() or 0.0)
+        while (first := self._queue.get()) is not None:
+            batch, stopping = [first], False
+            while len(batch) < self._max_items:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._enqueue(batch)
+            if stopping:
+                return
 
-    def _due_retries(self) -> list[_Waiting | None]:
-        now, due = time.perf_counter(), []
-        while self._retries and self._retries[0][0] <= now and len(due) < self._max_items:
-            due.append(heapq.heappop(self._retries)[2])
-        return due
-
-    def _until_next_retry(self) -> float | None:
-        if not self._retries:
-            return None
-        return max(self._retries[0][0] - time.perf_counter(), 0.0)
-
-    def _enqueue(self, batch: Sequence[_Waiting]) -> None:
+    def _enqueue(self, batch: list[_Waiting]) -> None:
         now = time.perf_counter()
-        expired = [w for w in batch if w.deadline <= now]
-        if expired:  # their callers have stopped waiting: nothing is claimed or produced for them
-            self._answered(len(expired))
-            for w in expired:
-                w.result.set_result(item_error(code_pb2.UNAVAILABLE, _EXPIRED_MESSAGE))
+        if expired := [w for w in batch if w.deadline <= now]:
+            # Their callers have stopped waiting: nothing is claimed or produced for them.
+            self._answer(expired, [item_error(code_pb2.UNAVAILABLE, _EXPIRED_MESSAGE)] * len(expired))
             batch = [w for w in batch if w.deadline > now]
             if not batch:
                 return
         metrics.COALESCED_BATCH_SIZE.observe(len(batch))
-        budget_s = max(w.deadline for w in batch) - now
         try:
             results = self._enqueuer.enqueue(
                 [w.request for w in batch],
-                max(budget_s, 0.0),
+                max(w.deadline for w in batch) - now,
                 [w.traceparent for w in batch],
                 wait_pending=False,
             )
@@ -172,13 +164,9 @@ class EnqueueCoalescer:
             for w in batch:
                 w.result.set_exception(exc)
             return
-        answered = []
+        self._answer(batch, results)
+
+    def _answer(self, batch: list[_Waiting], results: list[pb.EnqueueItemResult]) -> None:
+        self._answered(len(batch))
         for w, result in zip(batch, results, strict=True):
-            again_at = time.perf_counter() + PENDING_POLL_S
-            if is_pending(result) and again_at < w.deadline:
-                heapq.heappush(self._retries, (again_at, next(self._seq), w))
-            else:
-                answered.append((w, result))
-        self._answered(len(answered))
-        for w, result in answered:
             w.result.set_result(result)
