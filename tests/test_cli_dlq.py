@@ -150,9 +150,11 @@ def test_prune_deletes_old_rows_in_batches(sqlite_url: str, capsys, tmp_path: Pa
     upgrade(sqlite_url)
     _rows(sqlite_url, [90, 60, 45, 31, 10, 1])
     settings = Settings(database_url=sqlite_url, var_dir=tmp_path)
-    code, doc = cli_json(capsys, "prune", "--older-than-days", "40", "--batch-size", "2", settings=settings)
+    code, doc = cli_json(
+        capsys, "prune", "--older-than-days", "40", "--batch-size", "2", "--yes", settings=settings
+    )
     assert (code, doc["deleted"], _count(sqlite_url)) == (0, 3, 3)
-    code = main(["prune", "--progress"], settings=settings)  # the default retention: 30 days
+    code = main(["prune", "--progress", "-y"], settings=settings)  # the default retention: 30 days
     captured = capsys.readouterr()
     assert code == 0 and "deleted 1 EventLog row(s) older than 30 day(s)" in captured.out
     assert "pruned rows 1" in captured.err and _count(sqlite_url) == 2
@@ -163,7 +165,7 @@ def test_prune_reads_the_environment_in_a_subprocess(sqlite_url: str, tmp_path: 
     _rows(sqlite_url, [400, 2])
     env = {**os.environ, "AUTOMATION_DATABASE_URL": sqlite_url, "AUTOMATION_EVENTLOG_RETENTION_DAYS": "365"}
     run = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "--json", "prune"],
+        [sys.executable, "-m", "shared.cli", "--json", "prune", "--yes"],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -171,7 +173,7 @@ def test_prune_reads_the_environment_in_a_subprocess(sqlite_url: str, tmp_path: 
         timeout=60,
     )
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == {"deleted": 1, "older_than_days": 365}
+    assert json.loads(run.stdout) == {"deleted": 1, "older_than_days": 365, "kept_not_final": 0}
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, insert, select
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
 from shared.db.models import EventLog
-from shared.db.retention import prune_cutoff, prune_eventlog
+from shared.db.retention import prune_cutoff, prune_eventlog, prune_preview
 
 NOW = datetime(2027, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 TABLE = EventLog.__table__
@@ -165,3 +165,41 @@ def test_prune_cutoff_is_utc():
     cutoff = prune_cutoff(timedelta(days=30), NOW.astimezone(timezone(timedelta(hours=5))))
     assert cutoff == NOW - timedelta(days=30)
     assert cutoff.utcoffset() == timedelta(0)
+
+
+def pending_rows(engine: Engine, statuses: list[tuple[str, str, timedelta]]) -> None:
+    """Rows (idempotency key, status, age) with job ids ``<key>/<status>``."""
+    rows = []
+    for n, (key, status, age) in enumerate(statuses):
+        r = row(n, NOW - age)
+        r.update(idempotency_key=key, status=status, job_id=f"{key}/{status}")
+        rows.append(r)
+    with engine.begin() as conn:
+        conn.execute(insert(TABLE), rows)
+
+
+def test_rows_of_jobs_not_yet_final_are_never_pruned(engine):
+    """A job still waiting in a delay or retry topic keeps its rows, however old; once the job ended,
+    all its old rows go."""
+    old = timedelta(days=90)
+    pending_rows(
+        engine,
+        [
+            ("waiting", "scheduled", old),  # due in months: still in the delay topics
+            ("retrying", "retry_scheduled", old),  # its next attempt has not run yet
+            ("ran", "scheduled", old),
+            ("ran", "succeeded", old - timedelta(hours=1)),
+            ("failed", "retry_scheduled", old),
+            ("failed", "dead_lettered", old - timedelta(minutes=5)),
+            ("recent", "scheduled", old),
+            ("recent", "cancelled", timedelta(days=1)),  # ended, but its final row is recent
+        ],
+    )
+    by_status, kept = prune_preview(engine, older_than=timedelta(days=30), now=NOW)
+    assert by_status == {"dead_lettered": 1, "retry_scheduled": 1, "scheduled": 2, "succeeded": 1}
+    assert kept == 2
+
+    assert prune_eventlog(engine, older_than=timedelta(days=30), batch_size=2, now=NOW) == 5
+
+    assert job_ids(engine) == {"waiting/scheduled", "retrying/retry_scheduled", "recent/cancelled"}
+    assert prune_preview(engine, older_than=timedelta(days=30), now=NOW) == ({}, 2)

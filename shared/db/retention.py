@@ -4,6 +4,10 @@ Each batch is its own short transaction deleting at most ``batch_size`` rows, so
 never holds long locks or a huge transaction, and an interrupted run keeps what it already did. Batches
 take the oldest rows first (``ORDER BY finished_at``, served by the index ``ix_event_log_finished_at``),
 so the table always keeps a contiguous window of recent history, even after an interrupted prune.
+
+A row of a job that has not reached a final state is never pruned, however old: a ``scheduled`` or
+``retry_scheduled`` row stays until a terminal row (``TERMINAL``) exists for the same idempotency key,
+since it is what ``GetAutomationRuns`` shows for a job that is still waiting in a delay or retry topic.
 """
 
 from __future__ import annotations
@@ -11,10 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Delete, Engine, delete, select
+from sqlalchemy import ColumnElement, Delete, Engine, and_, delete, exists, func, not_, or_, select
+from sqlalchemy.orm import aliased
 
 from shared.db.engine import make_engine
-from shared.db.models import EventLog
+from shared.db.models import EventLog, EventStatus
+
+# Statuses after which a job never runs again on its own: its rows may be pruned by age. A dead letter
+# is terminal here too: retention is what bounds how long it stays replayable (README, "Retention").
+TERMINAL = EventStatus.FINAL | {EventStatus.DEAD_LETTERED, EventStatus.REPLAYED}
+# Statuses of a job still waiting in a delay or retry topic.
+PENDING = frozenset({EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED})
 
 
 def prune_cutoff(older_than: timedelta, now: datetime | None = None) -> datetime:
@@ -32,14 +43,44 @@ def prune_cutoff(older_than: timedelta, now: datetime | None = None) -> datetime
     return (now - older_than).astimezone(UTC)
 
 
-def prune_statement(cutoff: datetime, batch_size: int) -> Delete:
-    """``DELETE FROM event_log WHERE id IN (SELECT id FROM event_log WHERE finished_at < :cut
-    ORDER BY finished_at LIMIT :n)``: one batch, valid on SQLite and PostgreSQL."""
+def prunable(cutoff: datetime) -> ColumnElement[bool]:
+    """Rows finished before ``cutoff`` whose job reached a final state: a row of a pending status only
+    once a terminal row exists for its idempotency key."""
     table = EventLog.__table__
-    batch = (
-        select(table.c.id).where(table.c.finished_at < cutoff).order_by(table.c.finished_at).limit(batch_size)
+    later = aliased(EventLog)
+    finished = exists().where(
+        and_(later.idempotency_key == table.c.idempotency_key, later.status.in_(sorted(TERMINAL)))
     )
+    return and_(table.c.finished_at < cutoff, or_(not_(table.c.status.in_(sorted(PENDING))), finished))
+
+
+def prune_statement(cutoff: datetime, batch_size: int) -> Delete:
+    """``DELETE FROM event_log WHERE id IN (SELECT id FROM event_log WHERE <prunable> ORDER BY
+    finished_at LIMIT :n)``: one batch, valid on SQLite and PostgreSQL."""
+    table = EventLog.__table__
+    batch = select(table.c.id).where(prunable(cutoff)).order_by(table.c.finished_at).limit(batch_size)
     return delete(table).where(table.c.id.in_(batch))
+
+
+def prune_preview(
+    url_or_engine: str | Engine, *, older_than: timedelta, now: datetime | None = None
+) -> tuple[dict[str, int], int]:
+    """What a prune would do, deleting nothing: (rows it would delete per status, old rows it keeps
+    because their job has not reached a final state)."""
+    cutoff = prune_cutoff(older_than, now)
+    table = EventLog.__table__
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with engine.connect() as conn:
+            counts = conn.execute(
+                select(table.c.status, func.count()).where(prunable(cutoff)).group_by(table.c.status)
+            ).all()
+            old = conn.scalar(select(func.count()).where(table.c.finished_at < cutoff)) or 0
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+    by_status = {status: n for status, n in sorted(counts)}
+    return by_status, old - sum(by_status.values())
 
 
 def prune_eventlog(
