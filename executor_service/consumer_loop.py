@@ -44,7 +44,9 @@ class ConsumeLoop:
         batch_max: int,
         batch_wait_s: float,
         on_close: Callable[[], object] = lambda: None,
+        progress: Callable[[], object] = lambda: None,
     ) -> None:
+        """``progress`` is called once per loop turn and per poll of an outage pause (liveness.py)."""
         self._consumer = consumer
         self._processor = processor
         self._topics = list(topics)
@@ -52,6 +54,7 @@ class ConsumeLoop:
         self._batch_max = batch_max
         self._batch_wait_s = batch_wait_s
         self._on_close = on_close
+        self._progress = progress
         self._resume_at: list[tuple[float, _TP]] = []  # heap of (monotonic time, partition)
         self._paused: set[_TP] = set()
         self.assigned = threading.Event()
@@ -67,6 +70,7 @@ class ConsumeLoop:
         metrics.READY.set(1)
         try:
             while not stop.is_set():
+                self._progress()
                 self._resume_due()
                 batch = self._hold_back_not_due([m for m in self._fetch() if not self._is_error(m)])
                 if batch:
@@ -185,6 +189,7 @@ class ConsumeLoop:
         """
         deadline = time.monotonic() + delay_s
         while not stop.is_set() and time.monotonic() < deadline:
+            self._progress()
             arrived: dict[_TP, int] = {}
             for m in self._consumer.consume(num_messages=self._batch_max, timeout=0.2):
                 if m.error() is None:
