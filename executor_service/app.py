@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Callable
 
 from executor_service.batch import BatchProcessor
 from executor_service.channel_registry import ChannelRegistry
@@ -28,12 +29,14 @@ _PUBLISH_DELIVERY_TIMEOUT_MS = 10_000
 _STATS_INTERVAL_MS = 5_000
 
 
-def build_loop(settings: Settings, *, producer: JobProducer | None = None) -> ConsumeLoop:
+def build_loop(
+    settings: Settings, *, producer: JobProducer | None = None, progress: Callable[[], object] | None = None
+) -> ConsumeLoop:
     """Build (without connecting) the consume loop the executor runs; ``producer`` (for retries, delays
     and dead letters) defaults to one on the same cluster. Raises SettingsError on a bad settings file
-    or channel configuration."""
+    or channel configuration. ``progress`` (liveness.py) is called per loop turn and per finished send."""
     automations = load_automation_settings(settings.automations_file)
-    channels = ChannelRegistry(settings, automations.senders)
+    channels = ChannelRegistry(settings, automations.senders, progress=progress)
     channels.check()
     runner = JobRunner(channels, automations, redact_contacts=settings.eventlog_redact_contacts)
     redis_client = make_redis(settings.redis_url.get_secret_value(), timeout_s=2.0)
@@ -88,4 +91,5 @@ def build_loop(settings: Settings, *, producer: JobProducer | None = None) -> Co
         batch_max=settings.batch_max_messages,
         batch_wait_s=settings.batch_wait_s,
         on_close=lambda: producer.close(timeout_s=5.0),
+        progress=progress or (lambda: None),
     )

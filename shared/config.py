@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     # SIGTERM: stop fetching and finish the batch in hand within this time (keep it below the pod's
     # terminationGracePeriodSeconds), then commit and leave the group; past it the process exits anyway.
     drain_grace_s: float = Field(default=25.0, gt=0)
+    # Liveness (/healthz, executor_service/liveness.py): 503 once the consume loop made no progress (a loop
+    # turn, a poll while paused by an outage, a finished send) for this long, so the kubelet restarts a stuck
+    # executor. Keep it above the longest channel timeout in use (a send in flight reports when it ends).
+    liveness_stall_s: float = Field(default=120.0, gt=0)
     # Fault injection, tests only: crash the executor at a named point (shared/failpoints.py).
     failpoint: str | None = None
 
@@ -144,7 +148,7 @@ class Settings(BaseSettings):
     sms_account_sid: str = ""
     sms_auth_token: SecretStr = SecretStr("")
     sms_timeout_s: float = Field(default=10.0, gt=0)
-    smtp_host: str = "127.0.0.1"
+    smtp_host: str = ""  # required by the email channel (the executor does not start without it)
     smtp_port: int = 25
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from executor_service.automations import Contact, Message
 from executor_service.channel_registry import ChannelRegistry
@@ -237,7 +238,14 @@ def test_registry_sms_needs_an_account(tmp_path: Path) -> None:
 
 
 def test_registry_builds_each_channel_once(tmp_path: Path) -> None:
-    channels = registry(tmp_path, webhook_url="http://x/h", sms_account_sid="AC1", default_channel="null")
+    channels = registry(
+        tmp_path,
+        webhook_url="http://x/h",
+        sms_account_sid="AC1",
+        sms_auth_token=SecretStr("t"),
+        smtp_host="127.0.0.1",
+        default_channel="null",
+    )
     expected = {"webhook": WebhookChannel, "log": LogChannel, "null": NullChannel, "sms": SmsChannel}
     expected["email"] = EmailChannel
     for name, kind in expected.items():
