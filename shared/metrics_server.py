@@ -18,10 +18,11 @@ class MetricsServer:
         port: int,
         *,
         ready: Callable[[], bool] = lambda: True,
+        live: Callable[[], bool] = lambda: True,
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
         self._host, self._requested_port = host, port
-        self._ready, self._registry = ready, registry
+        self._ready, self._live, self._registry = ready, live, registry
         self._httpd: ThreadingHTTPServer | None = None
 
     def start(self) -> int:
@@ -34,7 +35,8 @@ class MetricsServer:
                 if path == "/metrics":
                     self._send(200, generate_latest(outer._registry), CONTENT_TYPE_LATEST)
                 elif path == "/healthz":
-                    self._send(200, b"ok\n")
+                    live = outer._live()
+                    self._send(200 if live else 503, b"ok\n" if live else b"stalled\n")
                 elif path == "/readyz":
                     ready = outer._ready()
                     self._send(200 if ready else 503, b"ready\n" if ready else b"not ready\n")
