@@ -16,19 +16,27 @@ from shared.topics import TopicSpec
 log = logging.getLogger("shared.kafka")
 
 
+_LIBRDKAFKA_CRITICAL = 2  # syslog levels; connection failures are logged at 3 (error)
+
+
 def ensure_topic_specs(
     bootstrap_servers: str,
     specs: Mapping[str, TopicSpec],
     timeout_s: float = 15.0,
     security: Mapping[str, str] | None = None,
+    quiet: bool = False,
 ) -> dict[str, str]:
     """Create the topics of ``specs`` that do not exist yet, with their partitions, replication factor and
     configs; existing topics are never altered. Returns, per topic in ``specs`` order, ``"created"``,
     ``"exists"``, or ``"exists (N partitions, wanted M)"`` when an existing topic has fewer partitions than
     its spec (more are fine). Idempotent; a topic created concurrently by someone else counts as existing.
     Raises KafkaException on any other failure (e.g. a replication factor above the number of brokers).
-    ``security``: librdkafka TLS/SASL settings (``Settings.kafka_security()``)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, **(security or {})})
+    ``security``: librdkafka TLS/SASL settings (``Settings.kafka_security()``). ``quiet``: librdkafka logs
+    nothing below critical (a CLI reports the one error it raises instead of a line per reconnect)."""
+    config = {"bootstrap.servers": bootstrap_servers, **(security or {})}
+    if quiet:
+        config["log_level"] = _LIBRDKAFKA_CRITICAL
+    admin = AdminClient(config)
     existing = admin.list_topics(timeout=timeout_s).topics
     outcome: dict[str, str] = {}
     missing: list[NewTopic] = []

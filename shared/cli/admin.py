@@ -80,7 +80,7 @@ def run_prune(args: argparse.Namespace, ctx: Context) -> int:
             )
     except OperationalError as exc:
         where = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
-        ctx.out.error(f"cannot reach the database at {where}: {short(str(exc.orig), 160)}")
+        ctx.out.error(f"cannot reach the database at {where}: {short(str(exc.orig), 400)}")
         return UNREACHABLE
     ctx.out.document({"deleted": deleted, "older_than_days": days, "kept_not_final": kept})
     ctx.out.line(f"deleted {deleted} EventLog row(s) older than {days} day(s)")
@@ -136,7 +136,11 @@ def run_topics_ensure(args: argparse.Namespace, ctx: Context) -> int:
     settings = ctx.require_settings()
     try:
         outcome = ensure_topic_specs(
-            settings.kafka_bootstrap_servers, topic_specs(settings), security=settings.kafka_security()
+            settings.kafka_bootstrap_servers,
+            topic_specs(settings),
+            timeout_s=ctx.timeout_s,
+            security=settings.kafka_security(),
+            quiet=True,
         )
     except KafkaException as exc:
         error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None

@@ -20,13 +20,16 @@ PARTIAL = 1  # some items failed, some replays failed
 USAGE = 2  # usage or invalid input: INVALID_ARGUMENT, a bad file
 UNREACHABLE = 3  # UNAVAILABLE / DEADLINE_EXCEEDED after retries
 SERVER_ERROR = 4  # any other server error
+DENIED = 5  # UNAUTHENTICATED / PERMISSION_DENIED: credentials missing, wrong, or without the scope
 
 EXIT_CODES_HELP = """exit codes:
   0  success
   1  partial failure (some items failed, some replays failed)
   2  usage or invalid input (INVALID_ARGUMENT, a bad file)
   3  service unreachable (UNAVAILABLE / DEADLINE_EXCEEDED after retries)
-  4  other server error"""
+  4  other server error
+  5  refused: UNAUTHENTICATED (no or a wrong token or client certificate) or
+     PERMISSION_DENIED (the token lacks the command's scope)"""
 
 
 class InputError(Exception):
@@ -73,9 +76,13 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def short(text: str | None, width: int = 60) -> str:
-    """One line of at most ``width`` characters."""
+    """One line of at most ``width`` characters, cut at a word boundary when there is one."""
     text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:") + "…"
 
 
 def iso(ts: Timestamp | None) -> str:
