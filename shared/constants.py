@@ -44,3 +44,7 @@ BOOKING_KEY_PREFIX = "automation:booking:"  # booking id -> newest versions, sta
 # Limits
 MAX_ID_LEN = 64
 MAX_IDEMPOTENCY_KEY_LEN = 200
+
+# Waiting for the database schema (shared/db/schema.py): how often it is checked, how often a line says so.
+SCHEMA_CHECK_INTERVAL_S = 2.0
+SCHEMA_LOG_INTERVAL_S = 10.0
