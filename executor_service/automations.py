@@ -11,6 +11,7 @@ from shared.automation_settings import AutomationSettings
 from shared.errors import NotImplementedAutomation
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.templates import single_line
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def render(request: pb.EnqueueAutomationRequest, settings: AutomationSettings) -
         automation_type=kind,
         recipient=recipient,
         to=_contact(request, owner),
-        subject=spec.subject.render(values),
+        subject=single_line(spec.subject.render(values)),  # one line whatever the booking says
         body=spec.body.render(values),
     )
 

@@ -1,9 +1,14 @@
 """E-mail through SMTP with ``smtplib`` (optional STARTTLS and AUTH); plain-text body.
 
-SMTP 4xx replies, disconnections, timeouts and refused connections are retryable; 5xx replies (recipient
-refused, authentication failed, message rejected) and a server lacking STARTTLS/AUTH when configured are
-permanent. The Message-ID is derived from the idempotency key, so a retried job sends the same Message-ID
-and receivers can tell duplicates. Addresses never reach logs or exception messages unmasked.
+The recipient is ``shared.contacts.email_address`` of the message's address (the rule the trigger
+validated with), and exactly that string is the envelope's only RCPT TO and the ``To:`` header; the
+sender is the settings' ``email_from``, checked by the same rule. The message bytes come from
+``mail_format.py``, whose header block no booking text can add to (see there). SMTP 4xx replies,
+disconnections, timeouts and refused connections are retryable; 5xx replies (recipient refused,
+authentication failed, message rejected), an address that is not one and a server lacking STARTTLS/AUTH
+when configured are permanent. The Message-ID is derived from the idempotency key, so a retried job sends
+the same Message-ID and receivers can tell duplicates. Addresses never reach logs or exception messages
+unmasked.
 """
 
 from __future__ import annotations
@@ -12,26 +17,20 @@ import contextlib
 import email.utils
 import hashlib
 import logging
-import re
 import smtplib
 import ssl
-from email.message import EmailMessage
 from typing import Any
 
 from pydantic import SecretStr
 
+from executor_service import mail_format as fmt
 from executor_service.automations import Message
-from shared.errors import ChannelError
-from shared.pii import mask_email
+from shared.contacts import InvalidAddress, email_address, mailbox
+from shared.errors import ChannelError, SettingsError
+from shared.pii import mask_email, redact_text
+from shared.templates import single_line
 
 log = logging.getLogger(__name__)
-
-_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"'@]+@[^\s<>()\[\],;:\"'@]+")
-
-
-def redact_emails(text: str) -> str:
-    """Mask every e-mail address in ``text`` (servers often echo the refused address in their reply)."""
-    return _ADDRESS.sub(lambda m: mask_email(m.group()), text)
 
 
 def classify_smtp_code(code: int) -> tuple[bool, str]:
@@ -50,10 +49,6 @@ def message_id_for(idempotency_key: str, from_address: str) -> str:
     return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.splitlines()).strip()
-
-
 class EmailChannel:
     name = "email"
 
@@ -69,9 +64,12 @@ class EmailChannel:
         timeout_s: float = 10.0,
         local_hostname: str | None = None,
     ) -> None:
+        try:
+            self._from_name, self._from_address = mailbox(from_address)
+        except InvalidAddress as exc:
+            raise SettingsError(f"senders.email_from is not a sender address: {exc}") from exc
         self._host = host
         self._port = port
-        self._from_address = from_address
         self._username = username
         self._password = password
         self._starttls = starttls
@@ -81,35 +79,48 @@ class EmailChannel:
     def __repr__(self) -> str:
         return f"EmailChannel(host={self._host!r}, port={self._port}, starttls={self._starttls})"
 
-    def build(self, message: Message, *, job_id: str, idempotency_key: str) -> EmailMessage:
-        """The e-mail sent for ``message`` (public for tests and previews)."""
-        mail = EmailMessage()
-        mail["Subject"] = _one_line(message.subject)
-        mail["From"] = self._from_address
-        mail["To"] = message.to.email.strip()
-        mail["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-        mail["Message-ID"] = message_id_for(idempotency_key, self._from_address)
-        mail["X-Idempotency-Key"] = _one_line(idempotency_key)
-        mail["X-Job-Id"] = _one_line(job_id)
-        mail.set_content(message.body)
-        return mail
-
-    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
-        to = message.to.email.strip()
-        if not to:
+    def recipient(self, message: Message) -> str:
+        """The envelope recipient of ``message``: its address checked and put in ASCII form by the rule
+        the trigger validated it with; a ChannelError (permanent) when it has none or it is not one."""
+        if not message.to.email:
             raise ChannelError(
                 "the message has no recipient e-mail", retryable=False, error_class="no_recipient"
             )
         try:
-            mail = self.build(message, job_id=job_id, idempotency_key=idempotency_key)
-        except (ValueError, TypeError, IndexError) as exc:  # e.g. an address the header parser refuses
+            return email_address(message.to.email)
+        except InvalidAddress as exc:
+            raise ChannelError(
+                f"the recipient e-mail is not an address: {exc}",
+                retryable=False,
+                error_class="invalid_recipient",
+            ) from exc
+
+    def build(self, message: Message, *, to: str, job_id: str, idempotency_key: str) -> bytes:
+        """The bytes sent for ``message`` to ``to`` (an address :meth:`recipient` returned); public for
+        tests and previews. Every header is written by ``mail_format``: see there why none can be added."""
+        headers = [
+            fmt.header("From", fmt.mailbox_tokens(self._from_name, self._from_address)),
+            fmt.header("To", [to]),
+            fmt.header("Subject", fmt.text_value(message.subject)),
+            fmt.header("Date", [email.utils.formatdate(localtime=False, usegmt=True)]),
+            fmt.header("Message-ID", [message_id_for(idempotency_key, self._from_address)]),
+            fmt.header("X-Idempotency-Key", fmt.token_value(idempotency_key)),
+            fmt.header("X-Job-Id", fmt.token_value(job_id)),
+        ]
+        return fmt.message_bytes(headers, message.body)
+
+    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+        to = self.recipient(message)
+        try:
+            data = self.build(message, to=to, job_id=job_id, idempotency_key=idempotency_key)
+        except (ValueError, TypeError) as exc:  # e.g. a body the MIME encoder refuses
             raise ChannelError(
                 f"cannot build the e-mail: {type(exc).__name__}",
                 retryable=False,
                 error_class="invalid_message",
             ) from exc
         try:
-            self._deliver(mail, to)
+            self._deliver(data, to)
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()), (-1, b""))
             raise _reply_error("recipient refused", code, reply) from exc
@@ -140,7 +151,7 @@ class EmailChannel:
                 retryable=True,
                 error_class="connection",
             ) from exc
-        message_id = mail["Message-ID"]
+        message_id = message_id_for(idempotency_key, self._from_address)
         log.info(
             "email sent",
             extra={
@@ -152,7 +163,7 @@ class EmailChannel:
         )
         return {"channel": self.name, "message_id": message_id}
 
-    def _deliver(self, mail: EmailMessage, to: str) -> None:
+    def _deliver(self, data: bytes, to: str) -> None:
         smtp = smtplib.SMTP(
             self._host, self._port, local_hostname=self._local_hostname, timeout=self._timeout_s
         )
@@ -164,7 +175,8 @@ class EmailChannel:
             if self._username is not None:
                 password = self._password.get_secret_value() if self._password is not None else ""
                 smtp.login(self._username, password)
-            smtp.send_message(mail, from_addr=self._from_address, to_addrs=[to])
+            # sendmail, not send_message: the envelope is exactly these two addresses, never a header's
+            smtp.sendmail(self._from_address, [to], data)
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 smtp.quit()  # the message was accepted; a failed goodbye does not undo that
         finally:
@@ -175,7 +187,7 @@ def _reply_error(what: str, code: int, reply: bytes | str) -> ChannelError:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     retryable, error_class = classify_smtp_code(code)
     return ChannelError(
-        f"SMTP {what}: {code} {redact_emails(_one_line(text))[:200]}",
+        f"SMTP {what}: {code} {redact_text(single_line(text))[:200]}",
         retryable=retryable,
         error_class=error_class,
     )

@@ -32,6 +32,7 @@ from shared.automation_settings import (
     Senders,
     TypeSettings,
 )
+from shared.contacts import InvalidAddress, email_address, mailbox
 from shared.errors import SettingsError, TemplateError
 from shared.templates import VARIABLES, Template
 
@@ -164,9 +165,14 @@ class SettingsReader:
         for key in ("sms_from", "owner_phone"):
             if values[key] and not _E164.fullmatch(values[key]):
                 self.fail(table, key, f'expected an E.164 number like "+14155550100", got {values[key]!r}')
-        for key in ("email_from", "owner_email"):
-            if values[key] and "@" not in values[key]:
-                self.fail(table, key, f"expected an email address, got {values[key]!r}")
+        # shared/contacts.py: the rule the trigger validates with and the e-mail channel sends by
+        for key, parse in (("email_from", mailbox), ("owner_email", email_address)):
+            try:
+                if values[key]:
+                    parse(values[key])
+            except InvalidAddress as exc:
+                named = ' or "Name <name@example.com>"' if key == "email_from" else ""
+                self.fail(table, key, f'expected an email address ("name@example.com"{named}); it {exc}')
         return Senders(**values)
 
     def _quiet_hours(self, data: dict[str, Any]) -> QuietHours:

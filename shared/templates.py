@@ -7,6 +7,7 @@ run no code and cannot fail at send time for a name the template got wrong.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 
@@ -28,6 +29,14 @@ VARIABLES = frozenset(
 )
 
 _FORMATTER = string.Formatter()
+# Cc controls (CR, LF, VT, FF, NEL, ...) and U+2028/U+2029: whatever breaks a line somewhere.
+_LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def single_line(text: str) -> str:
+    """``text`` with every run of control and line/paragraph separator characters made one space, for
+    values that must stay one line (a subject). Rendering applies it to every subject."""
+    return _LINE_BREAKING.sub(" ", text).strip()
 
 
 class Template:

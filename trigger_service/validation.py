@@ -23,6 +23,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from shared.constants import MAX_ID_LEN, MAX_IDEMPOTENCY_KEY_LEN
+from shared.contacts import MAX_EMAIL_LEN, email_problem
 from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES, SERVED_RECIPIENTS, needs_sitter
 from shared.proto.automation.v1 import automation_pb2 as pb
 
@@ -31,7 +32,6 @@ MAX_PET_FIELD_LEN = 50
 MAX_PETS = 20
 MAX_ADDRESS_LEN = 500
 MAX_NOTES_LEN = 2000
-MAX_EMAIL_LEN = 254
 MAX_PHONE_LEN = 16  # "+" and at most 15 digits
 # A valid request is at most ~22 KB even with 4-byte characters everywhere; only unknown fields (or
 # thousands of pets) make one bigger. Refused whole: such a job would not fit a Kafka message.
@@ -41,8 +41,9 @@ MAX_REQUEST_BYTES = 64 * 1024
 MAX_DETAIL_BYTES = 4096
 
 _IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]+")
-# Unicode category Cc (C0 and C1 controls, DEL) and the bidi overrides/isolates: one C-speed scan.
-_FORBIDDEN_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Unicode category Cc (C0 and C1 controls, DEL: CR, LF, VT, FF, NEL, ...), the line and paragraph
+# separators U+2028/U+2029 and the bidi overrides/isolates: one C-speed scan.
+_FORBIDDEN_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MIN_SECONDS = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
 _END_SECONDS = int(datetime(2101, 1, 1, tzinfo=UTC).timestamp())  # exclusive
 
@@ -59,11 +60,6 @@ _ID = _Format(
 # ASCII digits only: \d would accept any Unicode digit.
 _PHONE = _Format(
     re.compile(r"\+[1-9][0-9]{6,14}"), "an E.164 phone number such as +14155550123", MAX_PHONE_LEN
-)
-_EMAIL = _Format(
-    re.compile(r"[^@\s]{1,64}@(?:[^@\s.]+\.)+[^@\s.]+"),
-    "an e-mail address such as name@example.com",
-    MAX_EMAIL_LEN,
 )
 _CURRENCY = _Format(re.compile(r"[A-Z]{3}"), "an ISO 4217 code of 3 uppercase letters such as USD", 3)
 
@@ -181,7 +177,11 @@ def _check_client(out: list[Violation], b: pb.Booking) -> None:
     _check_text(out, "booking.client.first_name", c.first_name, max_len=MAX_NAME_LEN, required=True)
     _check_text(out, "booking.client.last_name", c.last_name, max_len=MAX_NAME_LEN)
     _check_format(out, "booking.client.phone", c.phone, _PHONE, required=True)
-    _check_format(out, "booking.client.email", c.email, _EMAIL)
+    # shared/contacts.py is the one rule; the executor sends to exactly the address it accepts
+    if _check_text(out, "booking.client.email", c.email, max_len=MAX_EMAIL_LEN) and (
+        problem := email_problem(c.email)
+    ):
+        out.append(Violation("booking.client.email", problem))
 
 
 def _check_sitter(out: list[Violation], b: pb.Booking, automation_type: int, recipient: int) -> None:
@@ -268,7 +268,9 @@ def _check_text(
     bad = _FORBIDDEN_CHARS.search(value)
     if bad is not None:
         found = f"U+{ord(bad.group()):04X}"
-        out.append(Violation(field, f"must not contain control or bidi override characters (found {found})"))
+        out.append(
+            Violation(field, f"must not contain control, line separator or bidi characters (found {found})")
+        )
         return False
     return True
 

@@ -227,6 +227,10 @@ TYPE_CLIENT = "[bookingConfirmation.client]\n"
         (TYPE_CLIENT + "subject = 3\nbody = 'x'\n", "subject: expected a string", 3),
         ('[senders]\nowner_phone = "415-555-0100"\n', "senders.owner_phone: expected an E.164 number", 3),
         ('[senders]\nemail_from = "Happy Paws"\n', "senders.email_from: expected an email address", 3),
+        ('[senders]\nowner_email = "x<evil@attacker.example"\n', "owner_email: expected an email", 3),
+        ('[senders]\nowner_email = "Owner <o@example.com>"\n', "owner_email: expected an email", 3),
+        ('[senders]\nemail_from = "P <a@example.com%0d%0aBcc:x>"\n', "email_from: expected an email", 3),
+        ('[senders]\nemail_from = "P\\r\\nBcc: x <a@example.com>"\n', "email_from: expected an email", 3),
     ],
 )
 def test_invalid_settings_name_file_line_and_problem(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from email import policy
+from email.parser import BytesParser
+
 import pytest
 
 from executor_service.automations import Contact, Message
 from executor_service.channels import classify_http_status
-from executor_service.mail import EmailChannel, classify_smtp_code, message_id_for, redact_emails
+from executor_service.mail import EmailChannel, classify_smtp_code, message_id_for
 from executor_service.sms import redact_phones, twilio_error_detail
+from shared.pii import redact_text
 
 
 @pytest.mark.parametrize(
@@ -68,8 +72,8 @@ def test_redact_phones(text: str, expected: str) -> None:
         ("4.3.0 try later", "4.3.0 try later"),
     ],
 )
-def test_redact_emails(text: str, expected: str) -> None:
-    assert redact_emails(text) == expected
+def test_smtp_replies_are_redacted_with_the_shared_masking(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
 
 
 def test_twilio_error_detail_reads_code_and_message_and_masks_numbers() -> None:
@@ -96,10 +100,12 @@ def test_message_id_is_stable_per_key_and_uses_the_sender_domain() -> None:
     assert message_id_for("k", "Bookings <bookings@petsit.example>").endswith("@petsit.example>")
 
 
-def test_build_folds_a_multiline_subject_into_one_header_line() -> None:
+def test_build_writes_a_multiline_subject_as_one_encoded_header() -> None:
     channel = EmailChannel("127.0.0.1", 25, "bookings@petsit.example")
     message = Message("x", "client", Contact(email="ana@example.com"), "Booking\r\nBcc: evil@x.io", "Body")
-    mail = channel.build(message, job_id="j1", idempotency_key="k1")
+    raw = channel.build(message, to=channel.recipient(message), job_id="j1", idempotency_key="k1")
+    assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")  # CRLF only
+    mail = BytesParser(policy=policy.default).parsebytes(raw.replace(b"\r\n", b"\n"))
     assert mail["Subject"] == "Booking Bcc: evil@x.io"
     assert mail["Bcc"] is None
     assert (mail["To"], mail["X-Idempotency-Key"], mail["X-Job-Id"]) == ("ana@example.com", "k1", "j1")
