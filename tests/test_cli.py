@@ -200,7 +200,7 @@ def test_enqueue_from_json_yaml_and_flags_then_runs_and_cancel(settings, capsys,
         flags += ["--start", "2099-03-01T17:00:00Z", "--end", "2099-03-01T18:00:00Z"]
         flags += ["--timezone", "Europe/Paris", "--pet", "Rex", "--pet", "Milo:cat", "--amount", "45.00"]
         code, doc = cli_json(capsys, "--target", target, "enqueue", *flags)
-        assert code == 0 and doc["results"][0]["accepted"]["idempotency_key"].endswith(f"{booking}-f:1")
+        assert code == 0 and doc["results"][0]["accepted"]["idempotency_key"].endswith(f"{booking}-f:0")
 
         code, out, err = cli(capsys, "--target", target, "enqueue", *flags[:-2], "--client-phone", "555")
         assert code == 2 and "booking.client.phone" in err

@@ -62,13 +62,15 @@ def _many(ctx: Context, requests: list[pb.EnqueueAutomationRequest]) -> int:
             docs.append({"accepted": as_dict(result.accepted)})
         else:
             key = with_idempotency_key(request).idempotency_key
-            rows.append([key, _error_name(result.error.code), "", short(_describe(result.error), 70)])
+            problems = _describe(result.error)  # every violation, one row each
+            rows.append([key, _error_name(result.error.code), "", problems[0]])
+            rows.extend(["", "", "", problem] for problem in problems[1:])
             docs.append({"idempotency_key": key, "error": _error_doc(result.error)})
     failed = [r for r in results if r.HasField("error")]
     ctx.out.document({"results": docs, "accepted": len(results) - len(failed), "failed": len(failed)})
     ctx.out.table(["key", "result", "job", "sends / error"], rows[:SHOWN_ROWS])
     if len(rows) > SHOWN_ROWS:
-        ctx.out.line(f"... {len(rows) - SHOWN_ROWS} more (--json lists all)")
+        ctx.out.line(f"... {len(rows) - SHOWN_ROWS} more row(s) (--json lists all)")
     ctx.out.line(f"{len(results) - len(failed)} accepted, {len(failed)} failed")
     if not failed:
         return OK
@@ -87,11 +89,11 @@ def _error_name(code: int) -> str:
     return code_pb2.Code.Name(code).lower() if code in code_pb2.Code.values() else str(code)
 
 
-def _describe(status: Any) -> str:
+def _describe(status: Any) -> list[str]:
     violations = violations_of(status)
     if violations:
-        return "; ".join(f"{field}: {description}" for field, description in violations)
-    return status.message
+        return [short(f"{field}: {description}", 100) for field, description in violations]
+    return [short(status.message, 100)]
 
 
 def _error_doc(status: Any) -> dict[str, Any]:

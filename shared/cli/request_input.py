@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from google.protobuf import json_format
+from google.protobuf import descriptor_pool, json_format
 
 from shared.cli import convert
 from shared.cli.output import InputError
@@ -24,7 +25,9 @@ def add_flag_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--type", help="automation type, e.g. bookingConfirmation")
     g.add_argument("--recipient", help="client | owner | sitter")
     g.add_argument("--booking-id")
-    g.add_argument("--version", type=int, default=1, help="booking version (default 1)")
+    g.add_argument(
+        "--version", type=int, default=0, help="booking version (default 0, as when a file omits it)"
+    )
     g.add_argument("--status", default="confirmed", help="booking status (default confirmed)")
     g.add_argument("--client-first-name")
     g.add_argument("--client-last-name", default="")
@@ -52,7 +55,9 @@ _REQUIRED_FLAGS += ("start", "end", "timezone")
 
 
 def request_from_flags(args: argparse.Namespace) -> pb.EnqueueAutomationRequest:
-    """The request the flags describe (the server validates the values; this only checks presence)."""
+    """The request the flags describe (the server validates the values; this checks names and presence)."""
+    automation_type = convert.automation_type(args.type) if args.type else None  # an unknown name first
+    recipient = convert.recipient(args.recipient) if args.recipient else None
     missing = [f"--{name.replace('_', '-')}" for name in _REQUIRED_FLAGS if not getattr(args, name)]
     if missing:
         raise InputError(f"--file, or these flags: {', '.join(missing)}")
@@ -80,8 +85,8 @@ def request_from_flags(args: argparse.Namespace) -> pb.EnqueueAutomationRequest:
     if args.amount:
         booking.total_price.CopyFrom(convert.money(args.amount, args.currency))
     request = pb.EnqueueAutomationRequest(
-        automation_type=convert.automation_type(args.type),
-        recipient=convert.recipient(args.recipient),
+        automation_type=automation_type,
+        recipient=recipient,
         booking=booking,
     )
     if args.key:
@@ -119,8 +124,23 @@ def requests_from_file(path: str) -> list[pb.EnqueueAutomationRequest]:
         try:
             out.append(json_format.ParseDict(_normalise(item), pb.EnqueueAutomationRequest()))
         except json_format.ParseError as exc:
-            raise InputError(f"{where}: {exc}") from None
+            raise InputError(f"{where}: {_explain(exc)}") from None
     return out
+
+
+_UNKNOWN_FIELD = re.compile(r'Message type "([\w.]+)" has no field named "([^"]*)" at "([\w.]+)"')
+
+
+def _explain(exc: json_format.ParseError) -> str:
+    """protobuf's error, with an unknown field named by its path and the fields a file may use (the
+    proto names, as in the file; protobuf lists the camelCase JSON names)."""
+    match = _UNKNOWN_FIELD.search(str(exc))
+    if match is None:
+        return str(exc).rstrip(".")
+    message, field, where = match.groups()
+    path = ".".join(where.split(".")[1:] + [field])
+    known = [f.name for f in descriptor_pool.Default().FindMessageTypeByName(message).fields]
+    return f"unknown field {path!r}; the fields there are: {', '.join(known)}"
 
 
 def _parse(path: str, text: str) -> Any:
