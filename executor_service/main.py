@@ -51,7 +51,7 @@ def main() -> None:
     liveness = Liveness(settings.liveness_stall_s)
     consuming: list[ConsumeLoop] = []
     metrics_server = MetricsServer(
-        settings.listen_host,
+        settings.metrics_listen_host,
         settings.executor_metrics_port,
         ready=lambda: bool(consuming) and consuming[0].ready and not stop.is_set(),
         live=liveness.alive,

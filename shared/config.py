@@ -57,7 +57,13 @@ class Settings(BaseSettings):
     dead_letter_retention_ms: int = Field(default=30 * DAY_MS, gt=0)
 
     # Trigger service
-    listen_host: str = "0.0.0.0"
+    # Where the gRPC API binds: loopback unless set. With auth_mode none the trigger refuses a host that is
+    # not loopback (127.0.0.0/8, ::1, localhost) unless insecure_allow_unauthenticated (then it warns).
+    listen_host: str = "127.0.0.1"
+    insecure_allow_unauthenticated: bool = False
+    # Where the HTTP /metrics, /healthz, /readyz servers of both services bind (Kubernetes: 0.0.0.0,
+    # so that the kubelet's probes and Prometheus reach them).
+    metrics_listen_host: str = "127.0.0.1"
     grpc_port: int = 50051
     grpc_max_workers: int = Field(default=32, ge=1)
     trigger_metrics_port: int = 8001

@@ -48,3 +48,13 @@ MAX_IDEMPOTENCY_KEY_LEN = 200
 # Waiting for the database schema (shared/db/schema.py): how often it is checked, how often a line says so.
 SCHEMA_CHECK_INTERVAL_S = 2.0
 SCHEMA_LOG_INTERVAL_S = 10.0
+
+# Operator RPCs: runs, dead letters, replays (trigger_service/operator_validation.py)
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+MAX_PAGE_TOKEN_LEN = 64  # a token is base64 of "id:<row id>": 32 characters at most
+MAX_REPLAY_PER_CALL = 500
+MIN_REPLAY_RATE_PER_S = 0.1  # a slower pace would not replay one dead letter within a call
+MAX_REPLAY_RATE_PER_S = 10_000.0
+MAX_FILTER_ERROR_CLASSES = 32
+MAX_ERROR_CLASS_LEN = 64  # the EventLog column's length

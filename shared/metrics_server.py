@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,8 +10,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6  # "::" or "::1" (``AUTOMATION_METRICS_LISTEN_HOST``)
+
+
 class MetricsServer:
-    """Serves the three endpoints on ``host:port`` (port 0 picks a free one) from a daemon thread."""
+    """Serves the three endpoints on ``host:port`` (port 0 picks a free one) from a daemon thread.
+
+    ``/healthz`` says what ``live()`` says, ``/readyz`` what ``ready()`` says (200 or 503). Both are plain
+    HTTP whatever the gRPC API's auth mode, so the kubelet can probe them. An IPv6 ``host`` ("::") binds
+    an IPv6 socket."""
 
     def __init__(
         self,
@@ -53,7 +62,8 @@ class MetricsServer:
             def log_message(self, *args) -> None:  # scrapes and probes are not worth a log line
                 pass
 
-        self._httpd = ThreadingHTTPServer((self._host, self._requested_port), Handler)
+        server_class = _IPv6Server if ":" in self._host else ThreadingHTTPServer
+        self._httpd = server_class((self._host.strip("[]"), self._requested_port), Handler)
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, name="metrics-http", daemon=True).start()
         return self._httpd.server_address[1]

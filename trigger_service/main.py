@@ -1,26 +1,44 @@
-"""Entry point of the trigger service: ``automation-trigger`` / ``python -m trigger_service``."""
+"""Entry point of the trigger service: ``automation-trigger`` / ``python -m trigger_service``.
+
+A configuration that cannot start (an unauthenticated API on a non-loopback address, bad token or TLS
+files, a bad automation settings file) ends the process with exit code 2 and one error line naming the
+settings to fix, before anything is bound.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 
 from shared.config import Settings
+from shared.errors import SettingsError
 from shared.logs import configure_logging
 from shared.metrics_server import MetricsServer
 from trigger_service import metrics
+from trigger_service.exposure import InsecureExposureError
 from trigger_service.server import create_server
+from trigger_service.tls import TlsConfigError
+from trigger_service.tokens import TokenConfigError
 
 log = logging.getLogger("trigger_service")
+CONFIG_ERROR_EXIT_CODE = 2
+_START_ERRORS = (InsecureExposureError, TokenConfigError, TlsConfigError, SettingsError)
 
 
 def main() -> None:
     settings = Settings.from_environment()
     configure_logging(settings.log_level)
-    trigger = create_server(settings)
+    try:
+        trigger = create_server(settings)
+    except _START_ERRORS as exc:
+        log.error("trigger service cannot start: %s", exc)
+        sys.exit(CONFIG_ERROR_EXIT_CODE)
     serving = threading.Event()
-    metrics_server = MetricsServer(settings.listen_host, settings.trigger_metrics_port, ready=serving.is_set)
+    metrics_server = MetricsServer(
+        settings.metrics_listen_host, settings.trigger_metrics_port, ready=serving.is_set
+    )
     metrics_port = metrics_server.start()
     trigger.start()
     serving.set()

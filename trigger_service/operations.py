@@ -1,5 +1,6 @@
 """The operator RPCs of AutomationService: GetAutomationRuns, ListDeadLetters, ReplayDeadLetters
-(mixed into the servicer; the work is in runs.py and replay.py)."""
+(mixed into the servicer; requests are checked by operator_validation.py before anything touches the
+database, and the work is in runs.py and replay.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ import logging
 import time
 
 import grpc
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError, StatementError
 
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import current_traceparent
+from trigger_service.operator_validation import (
+    BadQuery,
+    parse_list_request,
+    parse_replay_request,
+    parse_runs_request,
+)
 from trigger_service.replay import Replayer
-from trigger_service.runs import BadQuery, RunsReader, to_run
+from trigger_service.runs import RunsReader, to_run
 from trigger_service.validation import bad_request_status
 
 log = logging.getLogger(__name__)
@@ -26,36 +33,59 @@ class OperationsMixin:
     _replayer: Replayer
 
     def GetAutomationRuns(self, request: pb.GetAutomationRunsRequest, context: grpc.ServicerContext):  # noqa: N802
-        page = _guard(context, lambda: self._runs.runs(request))
+        query = _parse(context, parse_runs_request, request)
+        page = _guard(context, lambda: self._runs.runs(query))
         return pb.GetAutomationRunsResponse(
             runs=[to_run(r) for r in page.rows], next_page_token=page.next_token
         )
 
     def ListDeadLetters(self, request: pb.ListDeadLettersRequest, context: grpc.ServicerContext):  # noqa: N802
-        page, replayed_as = _guard(context, lambda: self._runs.dead_letters(request))
+        query, page_request = _parse(context, parse_list_request, request)
+        page, replayed_as = _guard(context, lambda: self._runs.dead_letters(query, page_request))
         letters = [
             pb.DeadLetter(run=to_run(r), replayed_as_job_id=replayed_as.get(r.job_id, "")) for r in page.rows
         ]
         return pb.ListDeadLettersResponse(dead_letters=letters, next_page_token=page.next_token)
 
     def ReplayDeadLetters(self, request: pb.ReplayDeadLettersRequest, context: grpc.ServicerContext):  # noqa: N802
-        if request.limit < 0 or request.max_per_second < 0:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "limit and max_per_second must be >= 0")
+        query = _parse(context, parse_replay_request, request)
         remaining = context.time_remaining()
         budget = min(remaining - 0.1 if remaining is not None else _MAX_REPLAY_CALL_S, _MAX_REPLAY_CALL_S)
         deadline, traceparent = time.monotonic() + budget, current_traceparent()
-        outcome = _guard(context, lambda: self._replayer.replay(request, deadline, traceparent))
+        outcome = _guard(context, lambda: self._replayer.replay(query, deadline, traceparent))
         return pb.ReplayDeadLettersResponse(
             replayed=outcome.replayed, remaining=outcome.remaining, dry_run=request.dry_run
         )
 
 
-def _guard(context: grpc.ServicerContext, work):
-    """Run ``work``: a bad query is INVALID_ARGUMENT, an unreachable database UNAVAILABLE."""
+def _parse(context: grpc.ServicerContext, parse, request):
+    """``parse(request)``; a request no retry can fix is INVALID_ARGUMENT with its field violations."""
     try:
-        return work()
+        return parse(request)
     except BadQuery as exc:
         context.abort_with_status(bad_request_status(exc.violations))
-    except SQLAlchemyError:
-        log.warning("EventLog database unavailable", exc_info=True)
-        context.abort(grpc.StatusCode.UNAVAILABLE, "the EventLog database is unavailable; retry")
+
+
+def _guard(context: grpc.ServicerContext, work):
+    """Run ``work``: an unreachable (or failing) database is UNAVAILABLE; a query the database refuses
+    for its values is INTERNAL (validation let through what it should not have: a bug, so logged)."""
+    try:
+        return work()
+    except DataError:  # SQLSTATE class 22: a value the column or operator cannot take
+        _refused(context)
+    except DBAPIError:  # connection, timeout, locks, shutdown, missing tables...
+        _unavailable(context)
+    except StatementError:  # not from the database: a parameter its driver could not bind
+        _refused(context)
+    except SQLAlchemyError:  # the pool's timeout, a lost connection
+        _unavailable(context)
+
+
+def _refused(context: grpc.ServicerContext) -> None:
+    log.error("EventLog query refused for its values", exc_info=True)
+    context.abort(grpc.StatusCode.INTERNAL, "the EventLog database refused the query")
+
+
+def _unavailable(context: grpc.ServicerContext) -> None:
+    log.warning("EventLog database unavailable", exc_info=True)
+    context.abort(grpc.StatusCode.UNAVAILABLE, "the EventLog database is unavailable; retry")

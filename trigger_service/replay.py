@@ -27,11 +27,11 @@ from shared.errors import ProduceError
 from shared.kafka import JobProducer
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import child_of
+from trigger_service.operator_validation import ReplayQuery
 from trigger_service.runs import dead_letter_query
 
 log = logging.getLogger(__name__)
 
-MAX_PER_CALL = 500
 _ACK_TIMEOUT_S = 10.0
 
 
@@ -47,19 +47,16 @@ class Replayer:
         self._producer = producer
         self._jobs_topic = jobs_topic
 
-    def replay(
-        self, request: pb.ReplayDeadLettersRequest, deadline: float, traceparent: str | None = None
-    ) -> ReplayOutcome:
-        """Replay (or, on a dry run, list) up to ``limit`` matching dead letters before ``deadline``
-        (a monotonic time); the rest are counted in ``remaining``."""
-        limit = min(request.limit or MAX_PER_CALL, MAX_PER_CALL)
+    def replay(self, request: ReplayQuery, deadline: float, traceparent: str | None = None) -> ReplayOutcome:
+        """Replay (or, on a dry run, list) up to ``request.limit`` matching dead letters before
+        ``deadline`` (a monotonic time); the rest are counted in ``remaining``."""
         query = dead_letter_query(request.filter)
         with self._sessions() as session:
             matched = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            rows = list(session.scalars(query.order_by(EventLog.id).limit(limit)))
+            rows = list(session.scalars(query.order_by(EventLog.id).limit(request.limit)))
         if request.dry_run:
             return ReplayOutcome([_replayed(row, "") for row in rows], matched - len(rows))
-        interval_s = 1.0 / request.max_per_second if request.max_per_second > 0 else 0.0
+        interval_s = request.interval_s
         done: list[tuple[EventLog, pb.AutomationJob, object]] = []
         for row in rows:
             if time.monotonic() + interval_s + 0.5 >= deadline:

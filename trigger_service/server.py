@@ -21,6 +21,7 @@ from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.redis_client import make_redis
 from trigger_service.auth import auth_interceptor
 from trigger_service.enqueue import Enqueuer
+from trigger_service.exposure import check_exposure, grpc_address
 from trigger_service.idempotency import IdempotencyStore
 from trigger_service.interceptors import MetricsInterceptor, TracingInterceptor
 from trigger_service.limits import LimitsInterceptor
@@ -61,8 +62,12 @@ class TriggerServer:
 def create_server(settings: Settings, address: str | None = None) -> TriggerServer:
     """Build the server bound to ``address`` (default listen_host:grpc_port; port 0 picks a free one).
 
-    Raises SettingsError when the automation settings file is invalid, TokenConfigError / TlsConfigError
-    when the callers' token file or the TLS files are (before anything is served)."""
+    Raises InsecureExposureError when ``auth_mode`` none would serve a non-loopback address without the
+    explicit opt-in (exposure.py), SettingsError when the automation settings file is invalid,
+    TokenConfigError / TlsConfigError when the callers' token file or the TLS files are (before anything
+    is served)."""
+    address = address or grpc_address(settings.listen_host, settings.grpc_port)
+    check_exposure(settings, address.rsplit(":", 1)[0])
     # Auth first: nothing else (tracing, metrics, limits, the servicer) runs for a refused call.
     # Limits last: inside the metrics (a rate-limited call is counted) and the caller's name (auth).
     interceptors: list[grpc.ServerInterceptor] = [
@@ -109,7 +114,6 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     if settings.grpc_reflection:
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         reflection.enable_server_reflection((SERVICE_NAME, health_name, reflection.SERVICE_NAME), server)
-    address = address or f"{settings.listen_host}:{settings.grpc_port}"
     if credentials is None:
         port = server.add_insecure_port(address)
     else:

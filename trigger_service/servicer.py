@@ -22,9 +22,10 @@ from trigger_service import metrics
 from trigger_service.coalescer import EnqueueCoalescer
 from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer
 from trigger_service.operations import OperationsMixin
+from trigger_service.operator_validation import validate_cancel
 from trigger_service.replay import Replayer
 from trigger_service.runs import RunsReader
-from trigger_service.validation import Violation, bad_request_status, validate_cancel_request
+from trigger_service.validation import Violation, bad_request_status
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
         return response
 
     def CancelAutomations(self, request: pb.CancelAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
-        violations = validate_cancel_request(request)
+        violations = validate_cancel(request)
         if violations:
             context.abort_with_status(bad_request_status(violations))
         now_ns = time.time_ns()
