@@ -37,7 +37,7 @@ class Liveness:
         self.stall_s = stall_s
         self._clock = clock
         self._last = clock()
-        self._reported = False
+        self._reported_last: float | None = None  # the beat whose stall was logged
 
     def beat(self) -> None:
         """Progress was made (a float assignment: atomic under the GIL, no lock needed)."""
@@ -48,12 +48,12 @@ class Liveness:
 
     def alive(self) -> bool:
         """False once no progress was reported for ``stall_s``; logs the stall once per stall."""
-        idle_s = self.idle_for_s()
+        last = self._last
+        idle_s = max(0.0, self._clock() - last)
         if idle_s < self.stall_s:
-            self._reported = False
             return True
-        if not self._reported:
-            self._reported = True
+        if self._reported_last != last:
+            self._reported_last = last
             log.error(
                 "consume loop made no progress; liveness failing",
                 extra={"idle_s": round(idle_s, 1), "stall_s": self.stall_s, "threads": thread_stacks()},
