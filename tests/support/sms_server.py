@@ -45,6 +45,7 @@ class ReceivedSms:
     status: int  # what the server answered
     sid: str | None  # the message sid answered (201 only)
     received_at: float
+    raw_form: bytes = b""  # the request body as sent (every parameter, repeated ones too)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class SmsServer:
                         status=answer.status,
                         sid=sid,
                         received_at=time.time(),
+                        raw_form=raw,
                     )
                 )
                 time.sleep(server.delay_s)
