@@ -4,7 +4,12 @@ Every call has a deadline (``timeout_s``). UNAVAILABLE and DEADLINE_EXCEEDED are
 backoff and jitter, up to ``retries`` times; enqueue requests get their idempotency key *before* the first
 attempt (the server's default key when the caller set none), so a retry can never enqueue twice.
 INVALID_ARGUMENT raises :class:`InvalidRequest` with the field violations; retries exhausted raise
-:class:`Unavailable`; any other status raises :class:`AutomationClientError`.
+:class:`Unavailable`; UNAUTHENTICATED and PERMISSION_DENIED raise :class:`AccessDenied`; any other status
+raises :class:`AutomationClientError`.
+
+Credentials (``shared/client_credentials.py``): ``token`` is sent as ``authorization: Bearer <token>`` on
+every call; ``ca_file`` / ``tls=True`` make the channel TLS, ``cert_file`` + ``key_file`` add a client
+certificate (mTLS), ``server_name`` overrides the name checked in the trigger's certificate.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from shared.client_credentials import ClientCredentials
 from shared.constants import MAX_IDEMPOTENCY_KEY_LEN
 from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -51,6 +58,11 @@ class InvalidRequest(AutomationClientError):
 
 class Unavailable(AutomationClientError):
     """UNAVAILABLE or DEADLINE_EXCEEDED, still after every retry."""
+
+
+class AccessDenied(AutomationClientError):
+    """UNAUTHENTICATED (no, a bad or an unknown credential) or PERMISSION_DENIED (a token without the
+    RPC's scope)."""
 
 
 def default_idempotency_key(req: pb.EnqueueAutomationRequest) -> str:
@@ -85,7 +97,8 @@ def violations_of(status: status_pb2.Status) -> list[tuple[str, str]]:
 
 
 class AutomationClient:
-    """Client of the trigger service at ``target`` (``host:port``). No network I/O until the first call."""
+    """Client of the trigger service at ``target`` (``host:port``). No network I/O until the first call
+    (the credential files are read here: a missing one raises ValueError)."""
 
     def __init__(
         self,
@@ -95,13 +108,28 @@ class AutomationClient:
         retries: int = 3,
         backoff_s: float = 0.2,
         channel: grpc.Channel | None = None,
+        token: str | None = None,
+        tls: bool = False,
+        ca_file: str | Path | None = None,
+        cert_file: str | Path | None = None,
+        key_file: str | Path | None = None,
+        server_name: str | None = None,
+        credentials: ClientCredentials | None = None,
     ) -> None:
+        files = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file, "server_name": server_name}
+        if credentials is None:
+            credentials = ClientCredentials.from_files(token=token, tls=tls, **files)
+        elif token is not None or tls or any(v is not None for v in files.values()):
+            raise ValueError("give credentials or token/tls/ca_file/cert_file/key_file/server_name, not both")
+        if channel is not None and credentials.uses_tls:
+            raise ValueError("TLS settings apply to the client's own channel, not to one passed in")
         self.target = target
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
+        self._metadata = credentials.metadata()
         self._owns_channel = channel is None
-        self._channel = channel if channel is not None else grpc.insecure_channel(target)
+        self._channel = channel if channel is not None else credentials.channel(target)
         self._stub = pb_grpc.AutomationServiceStub(self._channel)
 
     # --- enqueue ---------------------------------------------------------------------------------
@@ -223,7 +251,7 @@ class AutomationClient:
         attempt = 0
         while True:
             try:
-                return method(request, timeout=timeout_s or self.timeout_s)
+                return method(request, timeout=timeout_s or self.timeout_s, metadata=self._metadata)
             except grpc.RpcError as err:
                 code = err.code() if isinstance(err, grpc.Call) else grpc.StatusCode.UNKNOWN
                 if code not in _RETRYABLE or attempt >= self.retries:
@@ -239,6 +267,8 @@ class AutomationClient:
         details = (err.details() if isinstance(err, grpc.Call) else None) or str(err)
         if code in _RETRYABLE:
             return Unavailable(code, details, self.target)
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return AccessDenied(code, details, self.target)
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             status = rpc_status.from_call(err) if isinstance(err, grpc.Call) else None
             return InvalidRequest(details, violations_of(status) if status else [], self.target)

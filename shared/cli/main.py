@@ -1,6 +1,8 @@
 """``automationctl``: operate the automation pipeline from a shell (the ``[project.scripts]`` entry point).
 
-Global flags (before or after the command): ``--target``, ``--timeout``, ``--json``, ``--progress``.
+Global flags (before or after the command): ``--target``, ``--timeout``, ``--json``, ``--progress``, and
+the credentials of connection.py (``--token-file``, ``--tls``, ``--ca-file``, ``--cert-file``, ``--key-file``,
+``--server-name``, or their ``AUTOMATIONCTL_*`` variables).
 Each command lives in its own module with a ``register(subparsers, parents)``; this one wires them,
 reads the environment (the only place the CLI does) and maps failures to exit codes.
 """
@@ -14,8 +16,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from shared.cli import admin, cancel, demo, dlq, enqueue, runs
+from shared.cli.connection import add_connection_options, credentials_from
 from shared.cli.context import Context
 from shared.cli.output import (
+    DENIED,
     EXIT_CODES_HELP,
     SERVER_ERROR,
     UNREACHABLE,
@@ -24,7 +28,7 @@ from shared.cli.output import (
     Output,
     short,
 )
-from shared.client import AutomationClientError, InvalidRequest, Unavailable
+from shared.client import AccessDenied, AutomationClientError, InvalidRequest, Unavailable
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -65,6 +69,7 @@ def _global_options(parser: argparse.ArgumentParser, *, in_command: bool) -> Non
         default=default(False),
         help="progress bar even when stderr is no TTY",
     )
+    add_connection_options(group, default)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +94,7 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
     out = Output(json_mode=args.json, progress=args.progress or sys.stderr.isatty())
     ctx = Context(target=args.target, timeout_s=args.timeout, out=out, settings=settings)
     try:
+        ctx.credentials = credentials_from(args)
         if getattr(args, "needs_settings", False) and ctx.settings is None:
             ctx.settings = _read_settings()
         return args.func(args, ctx)
@@ -104,7 +110,9 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
         message = (
             f"cannot reach the trigger service at {exc.target} ({exc.code.name}: {short(exc.details, 160)})"
         )
-        return _fail(out, UNREACHABLE, exc.code.name, message)
+        return _fail(out, UNREACHABLE, exc.code.name, _with_tls_hint(message, exc.details))
+    except AccessDenied as exc:
+        return _fail(out, DENIED, exc.code.name, _denied_message(exc))
     except AutomationClientError as exc:
         return _fail(
             out, SERVER_ERROR, exc.code.name, f"server error {exc.code.name}: {short(exc.details, 200)}"
@@ -112,6 +120,28 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
     except KeyboardInterrupt:
         out.error("interrupted")
         return 130
+
+
+def _denied_message(exc: AccessDenied) -> str:
+    if exc.code.name == "PERMISSION_DENIED":
+        hint = "the token is valid but lacks the scope this command needs"
+    else:
+        hint = "give a valid token (--token-file or $AUTOMATIONCTL_TOKEN) or client certificate (--cert-file)"
+    return (
+        f"the trigger at {exc.target} refused the call: {exc.code.name} ({short(exc.details, 120)}); {hint}"
+    )
+
+
+def _with_tls_hint(message: str, details: str) -> str:
+    """A failed TLS handshake looks like any unreachable server: say which flags to check. A trigger in
+    an mtls mode closes a connection without a client certificate of its CA ("Socket closed")."""
+    lowered = details.lower()
+    if any(word in lowered for word in ("handshake", "ssl", "certificate", "hostname", "socket closed")):
+        return (
+            f"{message}; TLS set-up failed or the trigger closed the connection (it does without a client "
+            "certificate of its CA): check --tls, --ca-file, --cert-file, --key-file, --server-name"
+        )
+    return message
 
 
 def _read_settings() -> Settings:
