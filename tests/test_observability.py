@@ -4,6 +4,7 @@ and every query evaluated by a real Prometheus scraping both services while jobs
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -22,6 +23,7 @@ from shared.embedded import free_port, wait_for_port
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from tests.support import prometheus as prom
+from tests.support.deploy_tools import require_tool
 from tests.support.jobs import make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, wait_until
 from tests.support.processes import ROOT, ExecutorProcess, executor_env
@@ -55,8 +57,11 @@ def test_dashboard_is_provisionable_with_a_datasource_variable():
     assert (
         variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
     )
-    for name in ("automation_type", "method"):
+    for name in ("automation_type", "method", "job"):
         assert variables[name]["includeAll"] and variables[name]["allValue"] == ".*"
+    # One environment at a time: no "All" that would sum dev and prod.
+    assert not variables["namespace"]["includeAll"] and not variables["namespace"]["multi"]
+    assert "$namespace" in variables["job"]["query"]
     panels = prom.panels(board)
     assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
     for panel in panels:
@@ -83,6 +88,30 @@ def test_dashboard_is_provisionable_with_a_datasource_variable():
         assert metric in text, f"no panel shows {metric}"
 
 
+def test_every_panel_query_is_scoped_to_one_namespace_and_the_chosen_jobs():
+    # dev and prod scraped by one Prometheus must never be summed together: every selector of every
+    # panel query carries both variables.
+    for panel in prom.panels(prom.dashboard()):
+        for target in panel["targets"]:
+            found = prom.selectors(target["expr"])
+            assert found, target["expr"]
+            for name, matchers in found:
+                assert 'namespace=~"$namespace"' in matchers, f"{panel['title']}: {name}{matchers}"
+                assert 'job=~"$job"' in matchers, f"{panel['title']}: {name}{matchers}"
+
+
+def test_every_alert_aggregates_per_namespace():
+    # An aggregation without `namespace` (or absent(), which has no labels) merges environments: prod
+    # down while dev is up would not fire.
+    aggregation = re.compile(r"\b(sum|min|max|avg|count|group)\s*(?:by\s*\(([^)]*)\))?\s*\(")
+    for name, expr in prom.rule_queries():
+        assert "absent(" not in expr, name
+        for match in aggregation.finditer(expr):
+            assert "namespace" in (match.group(2) or ""), f"{name}: {match.group(0)}"
+        for labels in re.findall(r"\bon\s*\(([^)]*)\)", expr):
+            assert "namespace" in labels, f"{name}: on ({labels})"
+
+
 def test_grafana_provisioning_names_a_prometheus_datasource_and_a_dashboard_folder():
     base = prom.ROOT / "deploy/grafana/provisioning"
     [datasource] = yaml.safe_load((base / "datasources/prometheus.yaml").read_text())["datasources"]
@@ -92,18 +121,97 @@ def test_grafana_provisioning_names_a_prometheus_datasource_and_a_dashboard_fold
 
 
 def test_alerts_have_severity_summary_description_and_a_runbook_section():
-    anchors = {
-        line[3:].strip().lower()
-        for line in (prom.RULES.parent.parent / "RUNBOOK.md").read_text().splitlines()
-    }
+    sections = prom.runbook_sections()
     tested = set(re.findall(r"alertname: (\w+)", prom.RULES_TEST.read_text()))
     alerts = [rule for rule in prom.rules() if "alert" in rule]
     assert len(alerts) >= 8
+    # One section per alert, and none for an alert that no longer exists.
+    assert sorted(sections) == sorted(rule["alert"].lower() for rule in alerts)
+    bases = set()
     for rule in alerts:
         assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
         assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), rule["alert"]
-        assert rule["annotations"]["runbook_url"].rsplit("#", 1)[1] in anchors, rule["alert"]
+        base, anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)
+        assert anchor == rule["alert"].lower(), rule["alert"]
+        bases.add(base)
         assert rule["alert"] in tested, f"{rule['alert']} has no promtool unit test"
+    assert len(bases) == 1 and next(iter(bases)).endswith("/deploy/prometheus/RUNBOOK.md"), bases
+
+
+def test_runbook_names_real_panels_and_real_automationctl_commands():
+    text = prom.RUNBOOK.read_text()
+    titles = {panel["title"] for panel in prom.panels(prom.dashboard())}
+    quoted = re.findall(r'panels? ((?:"[^"]+"(?:,\s*|\s+and\s+)?)+)', text.replace("\n", " "))
+    named = {title for group in quoted for title in re.findall(r'"([^"]+)"', group)}
+    assert named and named <= titles, named - titles
+    lines = re.findall(r"(?:^|`)ctl ([^\n`]*)", text, re.MULTILINE)
+    helps: dict[str, str] = {}
+    for line in lines:
+        words = line.split()
+        command = words[:2] if words[0] in ("dlq", "topics") else words[:1]
+        key = " ".join(command)
+        if key not in helps:
+            done = subprocess.run(
+                [sys.executable, "-m", "shared.cli", *command, "--help"],
+                cwd=prom.ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, f"automationctl {key}: {done.stderr}"
+            helps[key] = done.stdout
+        for option in re.findall(r"(--[a-z-]+)", line):
+            assert option in helps[key], f"automationctl {line}: no {option}"
+    assert {"runs", "dlq list", "dlq replay", "topics ensure"} <= set(helps), helps.keys()
+
+
+def test_monitoring_component_is_generated_from_the_one_rules_file_and_dashboard(renders):
+    checked = subprocess.run(
+        [sys.executable, str(prom.MONITORING / "generate.py"), "--check"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    settings = prom.monitoring_settings()
+    release, base = settings["PROMETHEUS_RELEASE"], settings["RUNBOOK_BASE_URL"]
+    source = yaml.safe_load(prom.RULES.read_text())["groups"]
+    for rule in (r for group in source for r in group["rules"] if "alert" in r):
+        anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
+        rule["annotations"]["runbook_url"] = f"{base}#{anchor}"
+    for overlay, rendered in renders.items():
+        (rule_object,) = rendered.of("PrometheusRule")
+        assert rule_object["spec"]["groups"] == source, overlay
+        anchors = set(prom.runbook_sections())
+        for group in rule_object["spec"]["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    url_base, anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)
+                    assert url_base == base and anchor in anchors, rule["alert"]
+        (dashboard,) = [d for d in rendered.of("ConfigMap") if "grafana_dashboard" in d["metadata"]["labels"]]
+        assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert dashboard["data"] == {prom.DASHBOARD.name: prom.DASHBOARD.read_text()}
+        # kube-prometheus-stack selects monitors and rules by its Helm release label.
+        for obj in (rule_object, dashboard, *rendered.of("ServiceMonitor"), *rendered.of("PodMonitor")):
+            assert obj["metadata"]["labels"]["release"] == release, (overlay, obj["kind"])
+        assert not [d for d in rendered.docs if d["metadata"]["name"] == "automation-monitoring-settings"]
+
+
+def test_monitoring_settings_are_applied_from_one_place(tmp_path):
+    # Change the two settings in a copy: every alert link and every selector label follows.
+    kubectl = require_tool("kubectl")
+    copy = tmp_path / "k8s"
+    shutil.copytree(prom.ROOT / "deploy/k8s", copy)
+    settings = copy / "components/monitoring/settings.env"
+    settings.write_text("PROMETHEUS_RELEASE=monitoring-prod\nRUNBOOK_BASE_URL=https://runbooks.test/rb.md\n")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(copy / "overlays/prod")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    docs = [d for d in yaml.safe_load_all(done.stdout) if d]
+    labelled = [d for d in docs if d["metadata"].get("labels", {}).get("release")]
+    assert {d["kind"] for d in labelled} == {"PrometheusRule", "ServiceMonitor", "PodMonitor", "ConfigMap"}
+    assert {d["metadata"]["labels"]["release"] for d in labelled} == {"monitoring-prod"}
+    (rule_object,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    urls = [r["annotations"]["runbook_url"] for g in rule_object["spec"]["groups"] for r in g["rules"]]
+    assert urls and all(url.startswith("https://runbooks.test/rb.md#") for url in urls)
 
 
 def test_queries_name_only_metrics_the_services_define():

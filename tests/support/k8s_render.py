@@ -25,6 +25,7 @@ KUBERNETES_VERSIONS = ("1.31.0", "1.37.0")
 CUSTOM_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
 }
 # Every checkov skip must be one of these, annotated in the manifest with its reason.

@@ -26,8 +26,14 @@ DASHBOARD = ROOT / "deploy/grafana/dashboards/automation-pipeline.json"
 RULES = ROOT / "deploy/prometheus/rules/automation.rules.yaml"
 RULES_TEST = ROOT / "deploy/prometheus/rules/automation.rules_test.yaml"
 
-# Grafana's variables, as the tests substitute them: short windows, every automation type and method.
+MONITORING = ROOT / "deploy/k8s/components/monitoring"
+RUNBOOK = ROOT / "deploy/prometheus/RUNBOOK.md"
+
+# Grafana's variables, as the tests substitute them: short windows, every automation type and method,
+# every job, and the namespace a Prometheus outside Kubernetes has (none: `=~""` matches a missing label).
 SUBSTITUTIONS = {
+    "$namespace": "",
+    "$job": ".*",
     "$__rate_interval": "1m",
     "$__interval": "15s",
     "$__range": "1m",
@@ -103,10 +109,33 @@ def variable_metrics() -> set[str]:
     for var in dashboard()["templating"]["list"]:
         if var["type"] == "query":
             query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
-            match = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", query)
+            match = re.fullmatch(r"label_values\((\w*)(\{[^}]*\})?,\s*(\w+)\)", query)
             assert match, query
-            names.add(match.group(1))
+            if match.group(1):
+                names.add(match.group(1))
+            selector = match.group(2) or ""
+            by_name = re.search(r'__name__=~"([\w|]+)"', selector)
+            names.update(by_name.group(1).split("|") if by_name else ())
+            assert names, query
     return names
+
+
+def monitoring_settings() -> dict[str, str]:
+    """deploy/k8s/components/monitoring/settings.env (NAME=value lines)."""
+    lines = (MONITORING / "settings.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def runbook_sections() -> list[str]:
+    """Anchors of the runbook's `## ` sections, as GitHub and GitLab make them (lowercase)."""
+    return [line[3:].strip().lower() for line in RUNBOOK.read_text().splitlines() if line.startswith("## ")]
+
+
+def selectors(expr: str) -> list[tuple[str, str]]:
+    """(metric name, its matchers between braces or "") for every metric a query selects."""
+    names = metric_names(expr)
+    found = re.findall(r"(?<![\w\"=~{,])([a-z_:][\w:]*)(\{[^}]*\})?(?!\s*\()", expr)
+    return [(name, matchers) for name, matchers in found if name in names]
 
 
 def rules() -> list[dict[str, Any]]:
