@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench import procfs
 from bench.report import ScenarioResult, header, render, write_json
-from bench.scenarios import SCENARIOS, SIZES, run_scenario
+from bench.scenarios import SCENARIOS, SIZES, run_scenario, with_needs
 from bench.stack import start_stack
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -32,9 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     chosen = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if unknown := [s for s in chosen if s not in SCENARIOS]:
         parser.error(f"unknown scenarios {unknown}; choose from {','.join(SCENARIOS)}")
-    if "5" in chosen:  # peak RSS is measured during 3 and 4
-        chosen += [s for s in ("3", "4") if s not in chosen]
-    args.chosen = sorted(set(chosen), key=lambda s: (s == "5", s))
+    args.chosen = with_needs(chosen)  # e.g. 5 (peak RSS) reports what 3 and 4 measured
     return args
 
 

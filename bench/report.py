@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass
 class ScenarioResult:
-    key: str  # "1".."6"
+    key: str  # "1".."8"
     title: str
     status: str = "ok"  # ok | skipped | unimplemented | failed
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -19,6 +19,7 @@ class ScenarioResult:
     profiles: dict[str, list[str]] = field(default_factory=dict)  # process label -> summary lines
     memory: list[dict[str, Any]] = field(default_factory=list)  # peak RSS of the service processes
     timeline: list[dict[str, Any]] = field(default_factory=list)  # per-second numbers, JSON only
+    details: dict[str, Any] = field(default_factory=dict)  # raw numbers (read by scenario 7), JSON only
 
 
 def _cell(value: Any) -> str:
