@@ -1,24 +1,29 @@
 """The executor waits for the schema it needs (real PostgreSQL, real broker, ``python -m executor_service``):
 against an empty database it does not consume and is not ready (but alive); once ``automation-migrate``
-ran it starts by itself and processes the job that waited in the topic."""
+ran it starts by itself and processes the job that waited in the topic. The trigger serves enqueues
+meanwhile; its operator calls answer UNAVAILABLE "schema not migrated" until then."""
 
 from __future__ import annotations
 
 import json
 
+import grpc
 import pytest
 from pydantic import SecretStr
 
+from devtools.sample import sample_request
 from shared.db.migrate import upgrade
 from shared.db.schema import code_revisions
+from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.jobs import make_job, produce_jobs
-from tests.support.pipeline import eventlog_rows, wait_until
+from tests.support.pipeline import eventlog_rows, running_trigger, wait_until
 from tests.support.probes import sample
 from tests.support.processes import ExecutorProcess
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow]
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the topics and receiver of `settings`
 def test_executor_consumes_only_once_the_schema_is_migrated(settings, postgres_url, http_receiver, tmp_path):
     settings = settings.model_copy(update={"database_url": SecretStr(postgres_url)})  # empty database
@@ -41,3 +46,24 @@ def test_executor_consumes_only_once_the_schema_is_migrated(settings, postgres_u
         rows = wait_until(lambda: eventlog_rows(postgres_url), timeout_s=30, what="the job's row")
     assert [(r.job_id, r.status) for r in rows] == [(job.job_id, "succeeded")]
     assert "database schema usable" in executor.log_text()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("empty", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_trigger_serves_enqueues_but_not_operator_calls_before_the_schema(settings, empty, request, tmp_path):
+    """Enqueueing needs no database: the trigger serves it at once. Operator calls answer UNAVAILABLE
+    'schema not migrated' until the migration ran, then work."""
+    url = f"sqlite:///{tmp_path}/empty.db" if empty == "sqlite" else request.getfixturevalue("postgres_url")
+    settings = settings.model_copy(update={"database_url": SecretStr(url)})
+    with running_trigger(settings) as (stub, _):
+        accepted = stub.EnqueueAutomation(sample_request("b-schema"), timeout=10)
+        assert accepted.job_id
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetAutomationRuns(pb.GetAutomationRunsRequest(job_id=accepted.job_id), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert refused.value.details().startswith("schema not migrated")
+        upgrade(url)
+        runs = stub.GetAutomationRuns(pb.GetAutomationRunsRequest(job_id=accepted.job_id), timeout=10)
+        assert list(runs.runs) == [], "answered (the executor has not run it: no rows yet)"
+        listed = stub.ListDeadLetters(pb.ListDeadLettersRequest(), timeout=10)
+        assert list(listed.dead_letters) == []

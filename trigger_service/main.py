@@ -3,6 +3,10 @@
 A configuration that cannot start (an unauthenticated API on a non-loopback address, bad token or TLS
 files, a bad automation settings file) ends the process with exit code 2 and one error line naming the
 settings to fix, before anything is bound.
+
+Enqueueing needs no database, so the trigger serves (and is ready) before the EventLog schema exists;
+until ``automation-migrate`` ran, a line every ~10 s names the database's and the needed revision and
+the operator RPCs answer UNAVAILABLE "schema not migrated" (shared/db/schema.py, operations.py).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import sys
 import threading
 
 from shared.config import Settings
+from shared.db.engine import make_engine
+from shared.db.schema import watch_schema
 from shared.errors import SettingsError
 from shared.logs import configure_logging
 from shared.metrics_server import MetricsServer
@@ -48,6 +54,7 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    watch_schema(make_engine(settings.sqlalchemy_url), stop)
     stop.wait()
     serving.clear()
     metrics.READY.set(0)

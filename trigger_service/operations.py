@@ -10,6 +10,7 @@ import time
 import grpc
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError, StatementError
 
+from shared.db.schema import is_missing_schema
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import current_traceparent
 from trigger_service.operator_validation import (
@@ -23,6 +24,7 @@ from trigger_service.runs import RunsReader, to_run
 from trigger_service.validation import bad_request_status
 
 log = logging.getLogger(__name__)
+SCHEMA_NOT_MIGRATED = "schema not migrated: the EventLog tables are missing (run automation-migrate); retry"
 
 # A replay call without a deadline still returns within this; call again while `remaining` > 0.
 _MAX_REPLAY_CALL_S = 60.0
@@ -73,8 +75,8 @@ def _guard(context: grpc.ServicerContext, work):
         return work()
     except DataError:  # SQLSTATE class 22: a value the column or operator cannot take
         _refused(context)
-    except DBAPIError:  # connection, timeout, locks, shutdown, missing tables...
-        _unavailable(context)
+    except DBAPIError as exc:  # connection, timeout, locks, shutdown, missing tables...
+        _unavailable(context, schema_missing=is_missing_schema(exc))
     except StatementError:  # not from the database: a parameter its driver could not bind
         _refused(context)
     except SQLAlchemyError:  # the pool's timeout, a lost connection
@@ -86,6 +88,9 @@ def _refused(context: grpc.ServicerContext) -> None:
     context.abort(grpc.StatusCode.INTERNAL, "the EventLog database refused the query")
 
 
-def _unavailable(context: grpc.ServicerContext) -> None:
+def _unavailable(context: grpc.ServicerContext, *, schema_missing: bool = False) -> None:
+    if schema_missing:  # automation-migrate has not run (the trigger's schema-watch line says which revision)
+        log.warning("EventLog schema not migrated; operator call answered UNAVAILABLE")
+        context.abort(grpc.StatusCode.UNAVAILABLE, SCHEMA_NOT_MIGRATED)
     log.warning("EventLog database unavailable", exc_info=True)
     context.abort(grpc.StatusCode.UNAVAILABLE, "the EventLog database is unavailable; retry")

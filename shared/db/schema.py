@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from shared import constants
 from shared.db.migrate import alembic_config
@@ -41,6 +41,9 @@ CURRENT, MISSING, BEHIND, NEWER, INCOMPATIBLE, UNREACHABLE = (
     "unreachable",
 )
 NO_REVISION = "none"
+# PostgreSQL: undefined_table, undefined_column; SQLite says it in words.
+_UNDEFINED_SQLSTATES = frozenset({"42P01", "42703"})
+_SQLITE_UNDEFINED = ("no such table", "no such column", "has no column named")
 
 
 @dataclass(frozen=True)
@@ -155,3 +158,27 @@ def wait_for_schema(
 
 def _fields(status: SchemaStatus) -> dict[str, str]:
     return {"schema_state": status.state, "schema_revision": status.current, "schema_needed": status.head}
+
+
+def watch_schema(engine: Engine, stop: threading.Event) -> threading.Thread:
+    """``wait_for_schema`` in a daemon thread (the trigger: it serves meanwhile; the lines tell why its
+    operator RPCs answer UNAVAILABLE); the engine is disposed of when it ends."""
+
+    def watch() -> None:
+        try:
+            wait_for_schema(engine, stop)
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=watch, name="schema-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def is_missing_schema(exc: BaseException) -> bool:
+    """True if a database error says a table or column is not there (the schema is not migrated)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _UNDEFINED_SQLSTATES:
+        return True
+    return any(words in str(exc.orig) for words in _SQLITE_UNDEFINED)
