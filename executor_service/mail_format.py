@@ -33,7 +33,7 @@ _BODY_POLICY = SMTP.clone(cte_type="7bit")  # non-ASCII bodies: quoted-printable
 
 def encoded_words(text: str) -> list[str]:
     """``text`` as RFC 2047 ``B`` encoded words of UTF-8, each at most 64 characters and never splitting
-    a character (readers join adjacent encoded words without the space between them)."""
+    a character (readers join adjacent encoded words without the space between them); none for ``""``."""
     words, chunk = [], b""
     for char in text:
         data = char.encode("utf-8", "surrogatepass")
@@ -41,7 +41,7 @@ def encoded_words(text: str) -> list[str]:
             words.append(_word(chunk))
             chunk = b""
         chunk += data
-    if chunk or not words:
+    if chunk:
         words.append(_word(chunk))
     return words
 

@@ -228,3 +228,75 @@ def test_logs_carry_masked_contacts_only(sms_server, smtp_server, caplog) -> Non
     everything = json.dumps([r.__dict__ for r in ours], default=str)
     for secret in (*SECRETS, sms_server.auth_token):
         assert secret not in everything
+
+
+# --- hostile text and addresses (issue #13) -------------------------------------------------------
+
+Q_WORD = "=?utf-8?q?Bo=0D=0AX-Injected:_yes?="
+HEADERS = ["From", "To", "Subject", "Date", "Message-ID", "X-Idempotency-Key", "X-Job-Id"]
+HEADERS += ["Content-Type", "Content-Transfer-Encoding", "MIME-Version"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "shown"),
+    [
+        (f"Meet your sitter: {Q_WORD}", f"Meet your sitter: {Q_WORD}"),
+        ("Meet: Bo\r\nBcc: evil@attacker.example", "Meet: Bo Bcc: evil@attacker.example"),
+        ("Meet: Bo\u2028X-Injected: yes\u2029\x85\x0b\x0cEnd", "Meet: Bo X-Injected: yes End"),
+        ("Long: " + "é" * 60 + Q_WORD * 3, "Long: " + "é" * 60 + Q_WORD * 3),  # several encoded words
+    ],
+)
+def test_email_subject_text_never_becomes_a_header(smtp_server: SmtpServer, subject: str, shown: str) -> None:
+    """Sent straight to the channel (as a job enqueued before validation refused line breaks would be)."""
+    message = Message("sitterAssignment", "client", Contact(email=EMAIL), subject, f"Body {Q_WORD}")
+    send(mail(smtp_server), message)
+    [received] = smtp_server.wait_for(1)
+    head = received.raw.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    names = [line.split(b":")[0].decode() for line in head if not line.startswith(b" ")]
+    assert sorted(names) == sorted(HEADERS) and received.message.keys() == names
+    assert all(len(line) <= 78 and line.isascii() for line in head)
+    assert (received.mail_from, received.rcpt_tos, received.message["To"]) == (FROM_ADDRESS, [EMAIL], EMAIL)
+    [decoded] = received.message.get_all("Subject")
+    assert decoded == shown
+    assert received.body.rstrip("\n") == f"Body {Q_WORD}"
+
+
+@pytest.mark.parametrize(
+    ("address", "envelope"),
+    [
+        ("ana.lopez@example.com", "ana.lopez@example.com"),
+        ("Ana.Lopez+pets@Example.COM", "Ana.Lopez+pets@Example.COM"),
+        ("ana@bücher.example", "ana@xn--bcher-kva.example"),
+    ],
+)
+def test_email_envelope_recipient_is_the_validated_address(smtp_server, address, envelope) -> None:
+    channel = EmailChannel(
+        smtp_server.host, smtp_server.port, "Happy Paws <hello@petsit.example>", local_hostname="localhost"
+    )
+    send(channel, Message("x", "client", Contact(email=address), "s", "b"))
+    [received] = smtp_server.wait_for(1)
+    assert (received.mail_from, received.rcpt_tos) == ("hello@petsit.example", [envelope])
+    assert received.message["To"] == envelope
+    assert received.message["From"].addresses[0].display_name == "Happy Paws"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "x<evil@attacker.example",
+        "ana@example.com%0d%0aBcc:evil",
+        "ana@example.com\r\nBcc: evil@attacker.example",
+        "Ana <ana@example.com>",
+        "ana@example.com, evil@attacker.example",
+        " ana@example.com",
+    ],
+)
+def test_email_to_something_that_is_not_an_address_is_permanent_and_sends_nothing(
+    smtp_server, address
+) -> None:
+    """Jobs written before validation used the shared rule (or replayed from the dead letters) still
+    cannot reach another mailbox: the channel applies the same rule."""
+    error = failure(mail(smtp_server), Message("x", "client", Contact(email=address), "s", "b"))
+    assert (error.retryable, error.error_class) == (False, "invalid_recipient")
+    assert "evil" not in str(error) and "ana@" not in str(error)
+    assert smtp_server.messages == []

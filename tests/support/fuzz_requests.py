@@ -27,8 +27,9 @@ _LAST_START = int(datetime(2099, 12, 1, tzinfo=UTC).timestamp())
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 _KEY_CHARS = "".join(chr(c) for c in range(0x21, 0x7F))
 
-# Any text the validation accepts: no C0/C1 controls, no bidi overrides (emoji, CJK, marks... welcome).
-_chars = st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=_BIDI)
+# Any text the validation accepts: no C0/C1 controls, line/paragraph separators (Zl, Zp: U+2028/U+2029) or
+# bidi overrides (emoji, CJK, marks... welcome).
+_chars = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters=_BIDI)
 _hostile_chars = st.characters(blacklist_categories=("Cs",))  # controls and bidi included
 
 
@@ -54,10 +55,13 @@ _phone = st.builds(
     st.sampled_from("123456789"),
     st.text("0123456789", min_size=6, max_size=14),
 )
+# shared/contacts.py: a dot-atom local part (at most 64) and a host name of letter/digit/hyphen labels.
 _email = st.builds(
     "{}@{}.{}".format,
-    st.text("abcdefghijklmnopqrstuvwxyz0123456789._+-", min_size=1, max_size=64),
-    st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=20),
+    st.lists(
+        st.text("abcdefghijklmnopqrstuvwxyz0123456789_+-'", min_size=1, max_size=15), min_size=1, max_size=4
+    ).map(".".join),
+    st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?", fullmatch=True),
     st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=6),
 )
 
@@ -152,7 +156,12 @@ _BAD_VALUES: dict[str, st.SearchStrategy] = {
     "booking.client.first_name": _bad_text(100, True),
     "booking.client.last_name": _bad_text(100, False),
     "booking.client.phone": st.one_of(st.just(""), st.text(_hostile_chars, max_size=20).map("x{}".format)),
-    "booking.client.email": st.text(_chars, min_size=1, max_size=40).filter(lambda t: "@" not in t),
+    "booking.client.email": st.one_of(
+        st.text(_chars, min_size=1, max_size=40).filter(lambda t: "@" not in t),
+        st.builds("{}<{}".format, _email, _email),  # "x<evil@attacker.example" and the like
+        st.builds("{}%0d%0aBcc:{}".format, _email, _email),
+        st.builds("{} <{}>".format, _text(20), _email),  # a display name
+    ),
     "booking.service_name": _bad_text(100, True),
     "booking.start_at.seconds": _huge_seconds,
     "booking.start_at.nanos": st.one_of(st.integers(-(2**31), -1), st.integers(10**9, 2**31 - 1)),

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from email import policy
+from email.header import decode_header, make_header
 from email.parser import BytesParser
 
 import pytest
 
+from executor_service import mail_format
 from executor_service.automations import Contact, Message
 from executor_service.channels import classify_http_status
 from executor_service.mail import EmailChannel, classify_smtp_code, message_id_for
 from executor_service.sms import redact_phones, twilio_error_detail
+from shared.errors import SettingsError
 from shared.pii import redact_text
 
 
@@ -110,3 +115,60 @@ def test_build_writes_a_multiline_subject_as_one_encoded_header() -> None:
     assert mail["Bcc"] is None
     assert (mail["To"], mail["X-Idempotency-Key"], mail["X-Job-Id"]) == ("ana@example.com", "k1", "j1")
     assert mail.get_content() == "Body\n"
+
+
+# --- mail_format: the header block we write ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["", "Hi", "é" * 100, "🐶" * 30 + "a", "=?utf-8?q?Bo=0D=0AX-Injected:_yes?=", "a\r\nb"]
+)
+def test_encoded_words_round_trip_whole_characters_and_hold_only_base64(text: str) -> None:
+    words = mail_format.encoded_words(text)
+    assert all(re.fullmatch(r"=\?utf-8\?b\?[A-Za-z0-9+/=]+\?=", w) for w in words)
+    assert (words == []) is (text == "")
+    assert all(len(w) <= 64 for w in words)
+    pieces = [base64.b64decode(w[10:-2]).decode("utf-8") for w in words]  # each word decodes on its own
+    assert "".join(pieces) == text
+    assert str(make_header(decode_header(" ".join(words)))) == text
+
+
+def test_header_folds_between_tokens_and_never_inside_one() -> None:
+    tokens = mail_format.text_value("x" * 300)
+    folded = mail_format.header("Subject", tokens)
+    lines = folded.removesuffix("\r\n").split("\r\n")
+    assert folded.endswith("\r\n") and len(lines) > 1
+    assert all(len(line) <= mail_format.MAX_LINE_CHARS for line in lines)
+    assert lines[0].startswith("Subject: ") and all(line.startswith(" ") for line in lines[1:])
+    assert [t for line in lines for t in line.split()][1:] == tokens
+
+
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        ("bookingConfirmation:client:bk-1:1", True),
+        ("job-0001", True),
+        ("k=?utf-8?q?x=0D=0AX:y?=", False),  # could be an encoded word: encoded instead
+        ("a b", False),
+        ("é", False),
+        ("", False),
+        ("x" * 201, False),
+    ],
+)
+def test_ids_are_written_as_they_are_only_when_plain_tokens(value: str, token: bool) -> None:
+    assert mail_format.is_token(value) is token
+    written = mail_format.token_value(value)
+    assert (written == [value]) is token
+    assert str(make_header(decode_header(" ".join(written)))) == value
+
+
+def test_sender_name_is_encoded_and_the_address_bare() -> None:
+    assert mail_format.mailbox_tokens("", "a@b.example") == ["a@b.example"]
+    *name, address = mail_format.mailbox_tokens("Paws =?x?q?y?=", "a@b.example")
+    assert address == "<a@b.example>" and all(w.startswith("=?utf-8?b?") for w in name)
+
+
+def test_channel_refuses_a_sender_that_is_not_a_mailbox() -> None:
+    for sender in ("Paws", "Paws <a@b.example>, evil@attacker.example", "P\r\nBcc: x <a@b.example>"):
+        with pytest.raises(SettingsError):
+            EmailChannel("127.0.0.1", 25, sender)

@@ -171,6 +171,19 @@ BAD_EMAILS = [
     "a" * 65 + "@example.com",
     "ana@" + "d" * 250 + ".com",
     "ana@exam\tple.com",
+    # issue #13: what would reach another mailbox, or a header, if it were taken for an address
+    "x<evil@attacker.example",
+    "ana@example.com%0d%0aBcc:evil",
+    "ana@example.com\r\nBcc: evil@attacker.example",
+    "Ana <ana@example.com>",
+    "ana@example.com, evil@attacker.example",
+    "ana(comment)@example.com",
+    '"ana"@example.com',
+    "ana%evil@example.com",
+    "=?utf-8?q?a=0D=0ABcc:_x?=@example.com",
+    "ana@[127.0.0.1]",
+    "ánä@example.com",
+    "ana@example.com\u2028",
 ]
 
 
@@ -195,7 +208,8 @@ def test_personal_data_is_never_echoed():
 
 
 @pytest.mark.parametrize(
-    "email", ["ana@example.com", "ana.silva+pets@mail.example.co.uk", "a" * 64 + "@x.io"]
+    "email",
+    ["ana@example.com", "ana.silva+pets@mail.example.co.uk", "a" * 64 + "@x.io", "ana@bücher.example"],
 )
 def test_good_client_email(email):
     req = valid_request()

@@ -177,12 +177,13 @@ TEXT_FIELDS = [
     "pets[0].species",
     "sitter.name",
 ]
-BAD_CHARS = ["\x00", "\x1b", "\n", "\x7f", "\x85", "\u202a", "\u202e", "\u2066", "\u2069"]
+BAD_CHARS = ["\x00", "\x1b", "\n", "\r", "\x0b", "\x0c", "\x7f", "\x85", "\u2028", "\u2029"]
+BAD_CHARS += ["\u202a", "\u202e", "\u2066", "\u2069"]
 
 
 @pytest.mark.parametrize("path", TEXT_FIELDS)
 @pytest.mark.parametrize("char", BAD_CHARS)
-def test_control_and_bidi_characters_rejected(path, char):
+def test_control_line_separator_and_bidi_characters_rejected(path, char):
     req = valid_request(automation_type=pb.AUTOMATION_TYPE_SITTER_ASSIGNMENT, recipient=pb.RECIPIENT_SITTER)
     parent_path, _, attr = path.rpartition(".")
     parent = req.booking
