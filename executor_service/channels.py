@@ -95,7 +95,10 @@ class WebhookChannel:
         self._timeout_s = timeout_s
 
     def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
-        body = json.dumps({"job_id": job_id, "idempotency_key": idempotency_key, **asdict(message)}).encode()
+        # One object with fixed keys; booking text only ever inside string values, and ASCII-only on the
+        # wire (controls, U+2028/U+2029 escaped), so no value can end the payload or a line of it.
+        payload = {"job_id": job_id, "idempotency_key": idempotency_key, **asdict(message)}
+        body = json.dumps(payload, ensure_ascii=True).encode("ascii")
         request = urllib.request.Request(
             self._url,
             data=body,
