@@ -10,6 +10,7 @@ before the batch ends).
 dead-letter topic) and wait for the acks; 5 commit the EventLog rows in one transaction; 6 mark final
 keys done, release the leases of the others.
 
+The leases taken in 2 are renewed in the background (lease_keeper.py) until 6 marks or releases them.
 Jobs whose key another worker holds are *blocked*: they get no row and, like jobs whose onward
 publish failed, are returned as unfinished; the caller must not commit offsets past the lowest of them.
 """
@@ -33,6 +34,7 @@ from executor_service.checks import PreSendChecks
 from executor_service.dedup import DedupTable, Entry
 from executor_service.eventlog import EventLogWriter
 from executor_service.failures import Failure, classify
+from executor_service.lease_keeper import LeaseKeeper
 from executor_service.republish import Republisher
 from executor_service.runner import JobRun, JobRunner, event_row, traceparent_of
 from executor_service.scheduling import Deferrer, due_in_s
@@ -104,6 +106,7 @@ class BatchProcessor:
         # At most this many deliveries are ever unrecorded: what one crash can repeat (0: one per lane,
         # as if each lane wrote its marker right after its send).
         self._sent = SentRecorder(dedup, max_unrecorded=max_unrecorded_sends or concurrency)
+        self._keeper = LeaseKeeper(dedup)  # our leases live while the batch is in hand, not longer
         self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
 
@@ -129,6 +132,7 @@ class BatchProcessor:
         jobs = [job for items in groups.values() for job, _ in items]
         keys = [job.idempotency_key for job in jobs]
         holders = self._dedup.claim(keys)
+        self._keeper.hold(key for key, holder in holders.items() if holder is None)
         succeeded = self._eventlog.succeeded_keys(keys)
         snapshots = self._checks.load(jobs)
         blocked: list[Message] = []
@@ -189,6 +193,7 @@ class BatchProcessor:
             not_done = [r["idempotency_key"] for r in outcome.rows if r["status"] not in done]
             self._dedup.release(not_done + outcome.released)
             outcome.marked = True
+            self._keeper.clear()
             failpoints.reached("after_done_mark")
         return outcome.unfinished
 
@@ -334,6 +339,7 @@ class BatchProcessor:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._sent.close()
+        self._keeper.close()
 
 
 def _observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:

@@ -3,9 +3,11 @@
 Each turn takes what is available (up to N messages), holds back retry messages that are not
 due yet (their partition is paused and rewound to them, and resumed when due: no sleeping, so
 ``max.poll.interval.ms`` is never at risk), processes the rest, and stores offsets: past every
-message whose outcome is durable, never past the lowest one that is not (that partition is
-rewound to it). librdkafka's auto-commit commits what was stored; the loop commits synchronously
-on revoke and on shutdown.
+message whose outcome is durable, never past the lowest one that is not. A message that could not
+finish (its key leased by another worker, or its onward publish not acknowledged) is held aside and
+run again alone a second later (partition_ledger.py); its partition is not rewound, so what followed
+it is neither run nor recorded again. librdkafka's auto-commit commits what was stored; the loop
+commits synchronously on revoke and on shutdown.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from executor_service import metrics
 from executor_service.batch import BatchProcessor
 from executor_service.lag import forget_lag
+from executor_service.partition_ledger import PartitionLedger
 from executor_service.republish import due_at_ms
+from shared.constants import BLOCKED_RETRY_S
 
 log = logging.getLogger(__name__)
 
-_UNFINISHED_BACKOFF_S = 1.0
 _OUTAGE_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 T = TypeVar("T")
 
@@ -57,6 +60,8 @@ class ConsumeLoop:
         self._progress = progress
         self._resume_at: list[tuple[float, _TP]] = []  # heap of (monotonic time, partition)
         self._paused: set[_TP] = set()
+        # held-aside messages and how far each partition was handled; at most a batch held per partition
+        self._ledger = PartitionLedger(retry_s=BLOCKED_RETRY_S, max_held_per_partition=batch_max)
         self.assigned = threading.Event()
         self._healthy = True
 
@@ -72,7 +77,9 @@ class ConsumeLoop:
             while not stop.is_set():
                 self._progress()
                 self._resume_due()
-                batch = self._hold_back_not_due([m for m in self._fetch() if not self._is_error(m)])
+                fetched = self._hold_back_not_due([m for m in self._fetch() if not self._is_error(m)])
+                # held messages go first: a booking's older job runs before its newer ones of this batch
+                batch = self._ledger.take_due(time.monotonic()) + fetched
                 if batch:
                     outcome = self._until_ok(lambda b=batch: self._processor.run(b), stop)
                     if outcome is None:
@@ -102,9 +109,14 @@ class ConsumeLoop:
         return first + self._consumer.consume(num_messages=self._batch_max - 1, timeout=0)
 
     def _wait_s(self) -> float:
-        if not self._resume_at:
-            return self._batch_wait_s
-        return max(0.0, min(self._batch_wait_s, self._resume_at[0][0] - time.monotonic()))
+        now = time.monotonic()
+        wait_s = self._batch_wait_s
+        if self._resume_at:
+            wait_s = min(wait_s, self._resume_at[0][0] - now)
+        retry_in_s = self._ledger.retry_in_s(now)
+        if retry_in_s is not None:
+            wait_s = min(wait_s, retry_in_s)
+        return max(0.0, wait_s)
 
     def _hold_back_not_due(self, batch: list[Message]) -> list[Message]:
         """Drop retry/delay messages not due yet (and what follows them in their partition); pause and
@@ -203,9 +215,21 @@ class ConsumeLoop:
         return stop.is_set()
 
     def _store_offsets(self, batch: list[Message], unfinished: list[Message]) -> None:
-        offsets, rewind = offsets_to_store(_positions(batch), _positions(unfinished))
-        for tp, offset in rewind.items():
-            self._pause_until(tp, offset, _UNFINISHED_BACKOFF_S)  # consume it again shortly
+        """Store what may be committed; hold the unfinished messages for another try (no rewind)."""
+        offsets = self._ledger.settle(batch, unfinished, time.monotonic())
+        if unfinished:
+            log.info(
+                "jobs not finished; tried again shortly",
+                extra={
+                    "jobs": len(unfinished),
+                    "held": self._ledger.held_count,
+                    "retry_in_s": BLOCKED_RETRY_S,
+                },
+            )
+        for tp in self._ledger.crowded():  # bound what is held: take no more from it for a while
+            self._pause_until(tp, self._ledger.next_offset(tp), BLOCKED_RETRY_S)
+        if not offsets:  # only partitions revoked meanwhile: their new owner has them
+            return
         try:
             self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()])
         except KafkaException as exc:  # a partition revoked meanwhile: its new owner redelivers, dedup skips
@@ -222,6 +246,7 @@ class ConsumeLoop:
         log.info(
             "partitions assigned", extra={"partitions": [f"{p.topic}[{p.partition}]" for p in partitions]}
         )
+        self._ledger.assign((p.topic, p.partition) for p in partitions)
         self.assigned.set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -231,6 +256,7 @@ class ConsumeLoop:
         for p in partitions:
             self._paused.discard((p.topic, p.partition))
             forget_lag(p.topic, p.partition)  # its new owner reports it now
+        self._ledger.revoke((p.topic, p.partition) for p in partitions)
         self._commit()
 
     @staticmethod
@@ -241,25 +267,3 @@ class ConsumeLoop:
         if err.code() != KafkaError._PARTITION_EOF:
             log.warning("consumer error", extra={"error": err.str()})
         return True
-
-
-def _positions(messages: list[Message]) -> list[tuple[str, int, int]]:
-    return [(m.topic(), m.partition(), m.offset()) for m in messages]
-
-
-def offsets_to_store(
-    batch: list[tuple[str, int, int]], unfinished: list[tuple[str, int, int]]
-) -> tuple[dict[_TP, int], dict[_TP, int]]:
-    """Offsets to store per partition, and the partitions to rewind (to their lowest unfinished offset).
-
-    A partition's stored offset is past its last message, unless a message of it is unfinished: then it
-    stops at the lowest unfinished one, so the committed offset never passes work that is not durable.
-    """
-    offsets: dict[_TP, int] = {}
-    for topic, partition, offset in batch:
-        offsets[(topic, partition)] = max(offsets.get((topic, partition), 0), offset + 1)
-    rewind: dict[_TP, int] = {}
-    for topic, partition, offset in unfinished:
-        rewind[(topic, partition)] = min(rewind.get((topic, partition), offset), offset)
-    offsets.update(rewind)
-    return offsets, rewind

@@ -1,6 +1,8 @@
 """The executor's dedup table in Redis, one entry per idempotency key:
 
-- ``lease``: a worker is running the job (``SET NX PX``; expires, so a crashed worker's jobs run again);
+- ``lease``: a worker is running the job (``SET NX PX``, ``dedup_lease_s``). The worker renews it while the
+  job's batch is in hand (lease_keeper.py); it expires soon after the worker dies, so a crashed worker's
+  jobs run again within about ``dedup_lease_s``;
 - ``sent``: the channel delivered it, the EventLog row may not be committed yet (keeps the outputs, so a
   redelivery records the success instead of sending again);
 - ``done``: the success row committed; kept ``dedup_ttl_s``.
@@ -42,6 +44,16 @@ _SET_ALL = """
 local ttl = ARGV[#KEYS + 1]
 for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
 return #KEYS
+"""
+
+# KEYS: keys; ARGV[1]: our lease value, ARGV[2]: lease ms. Extends each key still holding our lease
+# (never a sent/done marker, never another worker's lease); returns how many.
+_RENEW = """
+local n = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then n = n + redis.call('PEXPIRE', key, ARGV[2]) end
+end
+return n
 """
 
 # KEYS: keys; ARGV[1]: our lease value. Deletes each key still holding our lease.
@@ -87,6 +99,11 @@ class DedupTable:
         self._claim = client.register_script(_CLAIM)
         self._set_all_script = client.register_script(_SET_ALL)
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
+
+    @property
+    def lease_s(self) -> float:
+        return self._lease_ms / 1000
 
     def _lease(self) -> str:
         return Entry("lease", "", self._worker).dumps()
@@ -134,6 +151,16 @@ class DedupTable:
         keys = list(dict.fromkeys(keys))
         if keys:
             self._release(keys=[DEDUP_KEY_PREFIX + k for k in keys], args=[self._lease()])
+
+    def renew(self, keys: Iterable[str]) -> int:
+        """Extend our leases on these keys to a full ``lease_s`` again (one round trip); keys that moved
+        on (sent, done, released, another worker's) are left alone. Returns how many were ours."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return 0
+        return int(
+            self._renew(keys=[DEDUP_KEY_PREFIX + k for k in keys], args=[self._lease(), self._lease_ms])
+        )
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
         """Keys whose entry is a sent or done marker (for tests and tools)."""

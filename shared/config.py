@@ -111,9 +111,10 @@ class Settings(BaseSettings):
     # lets the markers of more sends share a Redis round trip (faster drains, more duplicates on a crash).
     max_unrecorded_sends: int = Field(default=0, ge=0)
     dedup_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
-    # A job's lease on its idempotency key while it runs; must outlast the longest batch. A crashed
-    # worker's jobs can run elsewhere once their leases expire.
-    dedup_lease_s: float = Field(default=120.0, gt=0)
+    # A job's lease on its idempotency key while its batch is in hand; renewed every third of it by a
+    # thread of its own (executor_service/lease_keeper.py), so a live worker never loses it however long
+    # the batch takes, and a dead worker's keys free up within this time.
+    dedup_lease_s: float = Field(default=15.0, gt=0)
     # SIGTERM: stop fetching and finish the batch in hand within this time (keep it below the pod's
     # terminationGracePeriodSeconds), then commit and leave the group; past it the process exits anyway.
     drain_grace_s: float = Field(default=25.0, gt=0)

@@ -41,6 +41,12 @@ IDEMPOTENCY_KEY_PREFIX = "automation:idem:"  # trigger: idempotency key -> accep
 DEDUP_KEY_PREFIX = "automation:dedup:"  # executor: idempotency key -> done marker
 BOOKING_KEY_PREFIX = "automation:booking:"  # booking id -> newest versions, state, cancellations
 
+# Executor leases (executor_service/lease_keeper.py, partition_ledger.py): a held lease is renewed this
+# many times per lease length (two renewals may fail before it lapses); a job blocked by another
+# worker's lease is tried again after this long, alone (the messages behind it are not run again).
+DEDUP_LEASE_RENEWALS_PER_LEASE = 3
+BLOCKED_RETRY_S = 1.0
+
 # Limits
 MAX_ID_LEN = 64
 MAX_IDEMPOTENCY_KEY_LEN = 200

@@ -76,6 +76,25 @@ def test_release_drops_only_our_lease(client):
     assert json.loads(client.get(DEDUP_KEY_PREFIX + "done"))["state"] == "done"
 
 
+def test_renew_extends_only_our_leases(client):
+    """A renewal never turns a sent/done marker back into a lease, nor extends another worker's lease."""
+    mine = table(client, "w1", lease_s=1.0)
+    mine.claim(["leased", "sent", "done"])
+    table(client, "w2", lease_s=1.0).claim(["theirs"])
+    mine.mark_sent("sent", "job-s", {})
+    mine.mark_done({"done": "job-d"})
+    ttl_before = {k: client.pttl(DEDUP_KEY_PREFIX + k) for k in ("sent", "done", "theirs")}
+    long_lived = table(client, "w1", lease_s=60.0)
+    assert long_lived.renew(["leased", "sent", "done", "theirs", "absent"]) == 1
+    assert 59_000 <= client.pttl(DEDUP_KEY_PREFIX + "leased") <= 60_000
+    assert json.loads(client.get(DEDUP_KEY_PREFIX + "sent"))["state"] == "sent"
+    assert json.loads(client.get(DEDUP_KEY_PREFIX + "done"))["state"] == "done"
+    for key, before in ttl_before.items():
+        assert client.pttl(DEDUP_KEY_PREFIX + key) <= before, f"{key} was extended"
+    assert client.get(DEDUP_KEY_PREFIX + "absent") is None, "renew never creates a lease"
+    assert long_lived.renew([]) == 0
+
+
 def test_keys_are_namespaced(client):
     client.set("k1", "not a dedup entry")
     assert table(client).claim(["k1"]) == {"k1": None}

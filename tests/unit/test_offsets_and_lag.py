@@ -1,4 +1,4 @@
-"""Which offsets the executor stores, and the lag metric read from librdkafka statistics."""
+"""The lag metric read from librdkafka statistics (the offsets stored: test_partition_ledger.py)."""
 
 from __future__ import annotations
 
@@ -6,22 +6,7 @@ import json
 
 from prometheus_client import REGISTRY
 
-from executor_service.consumer_loop import offsets_to_store
 from executor_service.lag import forget_lag, record_consumer_lag
-
-
-def test_offsets_go_past_a_fully_durable_batch():
-    batch = [("jobs", 0, 10), ("jobs", 0, 11), ("jobs", 1, 4), ("jobs.retry.2s", 0, 7)]
-    offsets, rewind = offsets_to_store(batch, [])
-    assert offsets == {("jobs", 0): 12, ("jobs", 1): 5, ("jobs.retry.2s", 0): 8}
-    assert rewind == {}
-
-
-def test_offsets_never_pass_the_lowest_unfinished_message():
-    batch = [("jobs", 0, o) for o in range(10, 20)] + [("jobs", 1, 4)]
-    offsets, rewind = offsets_to_store(batch, [("jobs", 0, 15), ("jobs", 0, 12), ("jobs", 0, 18)])
-    assert offsets == {("jobs", 0): 12, ("jobs", 1): 5}
-    assert rewind == {("jobs", 0): 12}
 
 
 def _lag(topic: str, partition: str) -> float | None:

@@ -1,0 +1,73 @@
+"""Keeps this worker's leases alive while their jobs are in hand.
+
+A lease (dedup.py) is short (``dedup_lease_s``, 15 s by default) so that the keys of a worker that died
+free up soon: its jobs run elsewhere within about one lease length. A live worker must never lose a
+lease to expiry, however long its batch takes (a slow channel, a database outage while the batch is
+persisted), so a thread of its own — not the batch loop, which may be blocked in a send — renews the
+leases of the batch in hand every ``lease_s / DEDUP_LEASE_RENEWALS_PER_LEASE`` seconds, from the moment
+they are claimed until the batch's keys are marked done or released. A renewal touches only keys that
+still hold this worker's lease (a `sent` or `done` marker, or another worker's lease, is left alone).
+If a renewal fails (Redis unreachable) the next one tries again; after ``DEDUP_LEASE_RENEWALS_PER_LEASE
+- 1`` failures in a row a lease can lapse, as it would for a worker cut off from Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+import redis
+
+from executor_service.dedup import DedupTable
+from shared.constants import DEDUP_LEASE_RENEWALS_PER_LEASE
+
+log = logging.getLogger(__name__)
+
+
+class LeaseKeeper:
+    def __init__(self, dedup: DedupTable, *, interval_s: float | None = None) -> None:
+        self._dedup = dedup
+        self.interval_s = interval_s or dedup.lease_s / DEDUP_LEASE_RENEWALS_PER_LEASE
+        self._keys: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.renewals = 0  # renewal round trips that succeeded (for tests and tools)
+        self.failures = 0  # renewal round trips Redis refused
+
+    def hold(self, keys: Iterable[str]) -> None:
+        """Renew our leases on ``keys`` from now on (replacing the keys held before)."""
+        with self._lock:
+            self._keys = tuple(dict.fromkeys(keys))
+            if self._thread is None and self._keys:
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+
+    def clear(self) -> None:
+        """The batch ended: its keys are done or released; stop renewing them."""
+        with self._lock:
+            self._keys = ()
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        return self._keys
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            keys = self._keys
+            if not keys:
+                continue
+            try:
+                self._dedup.renew(keys)
+            except redis.RedisError as exc:
+                self.failures += 1
+                log.warning("could not renew leases", extra={"keys": len(keys), "error": type(exc).__name__})
+            else:
+                self.renewals += 1
+
+    def close(self) -> None:
+        """Stop renewing (the leases still held expire within ``lease_s``)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
