@@ -260,6 +260,16 @@ def test_render_does_not_reformat_client_supplied_text() -> None:
     assert message.body.startswith("Hi {business_name}, your {0.__class__} for ")
 
 
+@pytest.mark.parametrize("brk", ["\r\n", "\n", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029", "\x00"])
+def test_render_keeps_every_subject_on_one_line(brk: str) -> None:
+    """Validation refuses these in names; a job enqueued before it did still renders a one-line subject."""
+    request = sample_request("bk-1", pb.AUTOMATION_TYPE_SITTER_ASSIGNMENT, pb.RECIPIENT_CLIENT)
+    request.booking.sitter.CopyFrom(pb.Sitter(id="s-1", name=f"Bo{brk}X-Injected: yes", phone="+14155550199"))
+    message = render(request, SETTINGS)
+    assert message.subject == "Meet your sitter: Bo X-Injected: yes"
+    assert f"Bo{brk}X-Injected: yes" in message.body  # the body is left as the caller wrote it
+
+
 @pytest.mark.parametrize(
     ("automation_type", "recipient"),
     [
