@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import smtplib
+
 import pytest
 
 from shared.contacts import MAX_EMAIL_LEN, InvalidAddress, email_address, email_problem, mailbox
@@ -94,6 +96,7 @@ def test_accepted_addresses_and_their_envelope_form(given: str, envelope: str) -
     assert email_problem(given) is None
     assert email_address(envelope) == envelope  # the ASCII form is a fixed point
     assert envelope.isascii() and len(envelope) <= MAX_EMAIL_LEN
+    assert smtplib.quoteaddr(envelope) == f"<{envelope}>"  # RCPT TO carries exactly this address
 
 
 @pytest.mark.parametrize("given", REJECTED)
