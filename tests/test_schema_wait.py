@@ -17,8 +17,9 @@ from shared.db.schema import code_revisions
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.jobs import make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, running_trigger, wait_until
-from tests.support.probes import sample
+from tests.support.probes import sample, status
 from tests.support.processes import ExecutorProcess
+from tests.support.trigger_process import TriggerProcess, trigger_env
 
 pytestmark = [pytest.mark.slow]
 
@@ -67,3 +68,21 @@ def test_trigger_serves_enqueues_but_not_operator_calls_before_the_schema(settin
         assert list(runs.runs) == [], "answered (the executor has not run it: no rows yet)"
         listed = stub.ListDeadLetters(pb.ListDeadLettersRequest(), timeout=10)
         assert list(listed.dead_letters) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_trigger_process_is_ready_and_says_what_schema_it_waits_for(settings, tmp_path):
+    """``python -m trigger_service`` against an empty database: it listens and is ready (enqueueing needs
+    no schema) and logs which revision it waits for; once migrated it says the schema is usable."""
+    url = f"sqlite:///{tmp_path}/empty.db"
+    env = trigger_env(settings.model_copy(update={"database_url": SecretStr(url)}))
+    with TriggerProcess(env) as trigger:
+        trigger.wait_listening()
+        wait_until(lambda: "waiting for the database schema" in trigger.log_text(), timeout_s=30, what="line")
+        base = f"http://127.0.0.1:{trigger.metrics_port}"
+        assert (status(base, "/healthz"), status(base, "/readyz")) == (200, 200)
+        [line] = [json.loads(x) for x in trigger.log_lines() if "waiting for the database schema" in x]
+        assert (line["schema_revision"], line["schema_needed"]) == ("none", code_revisions()[0])
+        upgrade(url)
+        wait_until(lambda: "database schema usable" in trigger.log_text(), timeout_s=30, what="usable line")
+        assert trigger.terminate() == 0
