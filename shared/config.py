@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     rate_limit_per_s: float = Field(default=0.0, ge=0)
     rate_limit_burst: int = Field(default=100, ge=1)
     grpc_reflection: bool = False  # server reflection (grpcurl `list`); `make run` turns it on
+    # How often the trigger checks Redis, Kafka and the database in the background (one PING, one
+    # metadata request, one SELECT 1 each): automation_dependency_up and the gRPC health entries.
+    dependency_check_interval_s: float = Field(default=2.0, gt=0)
 
     # Callers of the trigger (README.md, "Security: callers"): none | token | mtls | mtls+token
     auth_mode: AuthMode = "none"

@@ -47,6 +47,10 @@ BOOKING_KEY_PREFIX = "automation:booking:"  # booking id -> newest versions, sta
 DEDUP_LEASE_RENEWALS_PER_LEASE = 3
 BLOCKED_RETRY_S = 1.0
 
+# Trigger dependency checks (trigger_service/dependencies.py): longest one check may take before its
+# dependency counts as down (a hung check stays down until it answers).
+DEPENDENCY_CHECK_TIMEOUT_S = 2.0
+
 # Limits
 MAX_ID_LEN = 64
 MAX_IDEMPOTENCY_KEY_LEN = 200

@@ -165,6 +165,18 @@ class JobProducer:
             except KafkaException as exc:
                 return ProduceError(f"produce rejected: {exc}")
 
+    def check_topic(self, topic: str, timeout_s: float) -> None:
+        """Raise ProduceError unless the brokers answer a metadata request for ``topic`` within
+        ``timeout_s`` and every partition of it has a leader (the trigger's dependency check)."""
+        try:
+            found = self._client().list_topics(topic, timeout=timeout_s).topics.get(topic)
+        except KafkaException as exc:
+            raise ProduceError(f"no metadata from the brokers: {exc}") from None
+        if found is None or found.error is not None or not found.partitions:
+            raise ProduceError(f"topic {topic} unavailable: {found.error if found else 'not found'}")
+        if any(p.leader < 0 for p in found.partitions.values()):
+            raise ProduceError(f"topic {topic} has partitions without a leader")
+
     def flush(self, timeout_s: float) -> int:
         """Wait for outstanding deliveries; return how many are still in flight."""
         return 0 if self._producer is None else self._producer.flush(timeout_s)

@@ -191,7 +191,10 @@ def _calls(stub: pb_grpc.AutomationServiceStub, n: int, interval_s: float) -> tu
 
 @pytest.mark.slow
 def test_a_flooding_caller_is_throttled_while_another_is_not(settings: Settings) -> None:
-    limited = settings.model_copy(update={"rate_limit_per_s": 20.0, "rate_limit_burst": 10})
+    # "[::]" (both loopbacks) is a wildcard: without auth it needs the explicit opt-in (exposure.py).
+    limited = settings.model_copy(
+        update={"rate_limit_per_s": 20.0, "rate_limit_burst": 10, "insecure_allow_unauthenticated": True}
+    )
     try:  # two callers from one machine: IPv4 and IPv6 loopback are different peer addresses
         with serving(limited, "[::]:0") as port, stub_for(f"[::1]:{port}") as probe:
             probe.EnqueueAutomation(request(), timeout=5)

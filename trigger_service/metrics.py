@@ -41,6 +41,11 @@ COALESCED_BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500),
 )
 READY = Gauge("automation_trigger_ready", "1 while the trigger serves calls, 0 while it starts or drains")
+DEPENDENCY_UP = Gauge(
+    "automation_dependency_up",
+    "1 while the trigger's last background check of the dependency passed (redis|kafka|database)",
+    ["dependency"],
+)
 AUTH_FAILURES = Counter(
     "automation_auth_failures_total",
     "gRPC calls refused by caller authentication, by reason (missing|invalid|scope|san; auth.py)",

@@ -10,16 +10,19 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from sqlalchemy import text
 
 from shared.automation_settings import load_automation_settings
 from shared.booking_state import BookingStates
 from shared.config import Settings
+from shared.constants import DEPENDENCY_CHECK_TIMEOUT_S
 from shared.db.engine import make_engine, make_session_factory
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.redis_client import make_redis
 from trigger_service.auth import auth_interceptor
+from trigger_service.dependencies import DependencyMonitor
 from trigger_service.enqueue import Enqueuer
 from trigger_service.exposure import check_exposure, grpc_address
 from trigger_service.idempotency import IdempotencyStore
@@ -45,15 +48,20 @@ class TriggerServer:
     health: health.HealthServicer
     producer: JobProducer
     servicer: AutomationServicer
+    dependencies: DependencyMonitor
 
     def start(self) -> None:
         self.server.start()
+        # "" and the service: this process serves (ARCHITECTURE.md, "Readiness"); dependencies have their
+        # own entries (dependencies.py).
         self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        self.dependencies.start()
 
     def stop(self, grace_s: float) -> None:
         """Stop accepting calls, let calls in flight finish, then flush the producer."""
         self.health.enter_graceful_shutdown()
+        self.dependencies.stop()
         self.server.stop(grace_s).wait()
         self.servicer.close()
         self.producer.close(timeout_s=max(grace_s, 1.0))
@@ -92,7 +100,8 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     )
     bookings = BookingStates(redis_client, ttl_s=settings.booking_state_ttl_s)
     scheduler = Scheduler(load_automation_settings(settings.automations_file))
-    sessions = make_session_factory(make_engine(settings.sqlalchemy_url))  # connects on first use
+    engine = make_engine(settings.sqlalchemy_url)  # connects on first use
+    sessions = make_session_factory(engine)
     servicer = AutomationServicer(
         EnqueueConfig(jobs_topic=settings.jobs_topic, produce_timeout_s=settings.produce_timeout_s),
         Enqueuer(settings.jobs_topic, producer, idempotency, bookings, scheduler),
@@ -111,6 +120,7 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     pb_grpc.add_AutomationServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    dependencies = _dependency_monitor(settings, redis_client, producer, engine, health_servicer)
     if settings.grpc_reflection:
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         reflection.enable_server_reflection((SERVICE_NAME, health_name, reflection.SERVICE_NAME), server)
@@ -130,4 +140,25 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
         log.warning(
             "bearer tokens are accepted over plaintext: set AUTOMATION_TLS_CERT_FILE or use a TLS mesh"
         )
-    return TriggerServer(server, port, health_servicer, producer, servicer)
+    return TriggerServer(server, port, health_servicer, producer, servicer, dependencies)
+
+
+def _dependency_monitor(settings, redis_client, producer, engine, health_servicer) -> DependencyMonitor:
+    """Background checks of what the trigger needs: Redis (claims, cancellations), Kafka (enqueue),
+    the database (runs, dead letters, replays)."""
+
+    def database() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    checks = {
+        "redis": redis_client.ping,
+        "kafka": lambda: producer.check_topic(settings.jobs_topic, DEPENDENCY_CHECK_TIMEOUT_S),
+        "database": database,
+    }
+    return DependencyMonitor(
+        checks,
+        interval_s=settings.dependency_check_interval_s,
+        timeout_s=DEPENDENCY_CHECK_TIMEOUT_S,
+        health_servicer=health_servicer,
+    )
