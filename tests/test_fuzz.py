@@ -1,15 +1,20 @@
-"""Property test: generated valid, invalid and hostile requests against a real trigger over gRPC.
+"""Property test: generated valid, invalid and hostile requests against a real trigger over gRPC, with
+PostgreSQL behind it (SQLite when no PostgreSQL is configured outside CI), for every RPC of
+AutomationService.
 
 Valid requests answer OK, invalid ones INVALID_ARGUMENT with at least one field violation, nothing
-answers anything else (never INTERNAL or UNKNOWN), and the jobs topic grows by exactly the accepted,
-non-duplicate jobs: nothing invalid reaches Kafka. Strategies: tests/support/fuzz_requests.py.
-FUZZ_EXAMPLES=20000 searches longer (default 2000 calls, about 15 s)."""
+answers anything else (never INTERNAL, UNKNOWN or UNAVAILABLE), and the jobs topic grows by exactly the
+accepted, non-duplicate jobs: nothing invalid reaches Kafka. Strategies: tests/support/fuzz_requests.py
+(enqueue) and tests/support/fuzz_operator_requests.py (cancel and the operator RPCs).
+FUZZ_EXAMPLES=20000 searches longer (default 2000 enqueue calls, about 15 s, and a quarter of that per
+other RPC)."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import grpc
@@ -25,8 +30,10 @@ from shared.config import Settings
 from shared.kafka import ensure_topics
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+from tests.support.fuzz_operator_requests import OPERATOR_RPCS, operator_cases
 from tests.support.fuzz_requests import ANY, INVALID, VALID, cases
 from tests.support.kafka_tools import end_offsets
+from tests.support.operator_cases import NEVER, call, field_violations, fresh_postgres, seed_eventlog
 from trigger_service.server import create_server
 
 pytestmark = pytest.mark.slow
@@ -38,6 +45,7 @@ FUZZ = hypothesis_settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 BATCH_EXAMPLES = 300
+OPERATOR_EXAMPLES = max(int(os.environ.get("FUZZ_EXAMPLES", "2000")) // 4, 1)
 ALLOWED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}
 
 
@@ -59,19 +67,29 @@ class Trigger:
 
 @pytest.fixture(scope="module")
 def trigger(
-    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    redis_url: str,
+    postgres_admin_url: str | None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Trigger]:
     """One trigger for the whole module: the shipped automation settings (quiet hours on), a fresh
-    jobs topic, the test Redis database flushed, no rate limit."""
+    jobs topic, the test Redis database flushed, no rate limit, and an EventLog on PostgreSQL (which
+    refuses NUL in text; SQLite without one, except on CI) holding a few dead letters."""
     with redis.Redis.from_url(redis_url) as client:
         client.flushdb()
     topic = f"test.fuzz.{uuid.uuid4().hex[:10]}"
     ensure_topics(kafka_bootstrap, {topic: 3})
     var = tmp_path_factory.mktemp("fuzz")
+    stack = ExitStack()
+    if postgres_admin_url is not None or os.environ.get("CI") == "true":
+        database_url = stack.enter_context(fresh_postgres(postgres_admin_url))
+    else:
+        database_url = f"sqlite:///{var}/eventlog.db"
+    seed_eventlog(database_url)
     settings = Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         redis_url=redis_url,
-        database_url=f"sqlite:///{var}/eventlog.db",
+        database_url=database_url,
         var_dir=var,
         jobs_topic=topic,
         produce_timeout_s=10,
@@ -85,6 +103,7 @@ def trigger(
     finally:
         channel.close()
         server.stop(grace_s=1.0)
+        stack.close()
         print("\nfuzz answers: " + ", ".join(f"{k} {v}" for k, v in sorted(_REPORT.items())))
 
 
@@ -175,6 +194,34 @@ def test_enqueue_automations_item_results(trigger: Trigger) -> None:
 
     one_batch()
     assert trigger.topic_size() - before == written, "the jobs topic does not hold exactly the accepted jobs"
+
+
+@pytest.mark.parametrize("rpc", OPERATOR_RPCS)
+def test_cancel_and_operator_rpcs_answer_only_ok_or_invalid_argument(trigger: Trigger, rpc: str) -> None:
+    """Valid requests OK, hostile ones OK or INVALID_ARGUMENT with field violations, undecodable bytes
+    INVALID_ARGUMENT; never UNKNOWN, INTERNAL or UNAVAILABLE (what the EventLog database refuses, such as
+    NUL in text, must be refused before it is asked)."""
+
+    @hypothesis_settings(FUZZ, max_examples=OPERATOR_EXAMPLES)
+    @given(operator_cases(rpc))
+    def one_call(case: tuple[str, object]) -> None:
+        kind, request = case
+        if not isinstance(request, bytes):  # bigger is RESOURCE_EXHAUSTED: tests/test_limits.py
+            assume(request.ByteSize() < 3 * 1024 * 1024)
+        answer = call(trigger.channel, rpc, request, timeout_s=15)
+        _REPORT[f"{rpc}/{kind}:{answer.code.name}"] = _REPORT.get(f"{rpc}/{kind}:{answer.code.name}", 0) + 1
+        assert answer.code not in NEVER, f"{rpc} {kind} request answered {answer.code.name}: {answer.details}"
+        assert answer.code in ALLOWED, f"{rpc} answered {answer.code.name}: {answer.details}"
+        if kind == VALID:
+            assert answer.code == grpc.StatusCode.OK, f"valid request refused: {answer.violations()}"
+        if kind == INVALID:
+            assert answer.code == grpc.StatusCode.INVALID_ARGUMENT, "undecodable bytes accepted"
+        if answer.code == grpc.StatusCode.INVALID_ARGUMENT:
+            assert field_violations(answer.status), "INVALID_ARGUMENT without field violations"
+
+    one_call()
+    tried = {key.split("/", 1)[1] for key in _REPORT if key.startswith(f"{rpc}/")}
+    assert {f"{VALID}:OK", f"{ANY}:INVALID_ARGUMENT"} <= tried, f"{rpc}: only {sorted(tried)} tried"
 
 
 def test_every_kind_of_case_was_tried() -> None:
