@@ -94,10 +94,11 @@ def end_to_end(
     try:
         with NodeScript({**config, "mode": "worker", "pgUrl": node_postgres_url(db.url)}, log) as worker:
             worker.go()
-            warm = 20  # the worker's first jobs open its connections (as scenario 4's warm-up calls)
-            prefix = base["bookingPrefix"]
+            # the worker's first jobs open its connections (as scenario 4's warm-up calls)
+            warm, prefix = 20, base["bookingPrefix"]
+            expected = reader.succeeded() + warm
             run_to_end({**config, "mode": "fill", "count": warm, "bookingPrefix": f"{prefix}w"}, log, 60)
-            while reader.succeeded() < warm:
+            while reader.succeeded() < expected:
                 worker.check_alive()
                 time.sleep(POLL_S)
             for per_s, duration_s in plan:

@@ -79,10 +79,9 @@ def _measure_bullmq(stack: Stack, sizes: dict, result: ScenarioResult) -> dict[s
         if stack.postgres_admin_url is None:
             result.notes.append("BullMQ drain and end to end skipped: no PostgreSQL (set BENCH_POSTGRES_URL)")
             return theirs
-        with postgres_database(stack.postgres_admin_url, "bullmq_drain") as db:
-            theirs["drain"] = phases.drain(base, db, sizes["drain_jobs"], log, redis_pid)
         plan = dict([(sizes["cost_rate"], sizes["cost_s"]), (sizes["latency_rate"], sizes["latency_s"])])
-        with postgres_database(stack.postgres_admin_url, "bullmq_e2e") as db:
+        with postgres_database(stack.postgres_admin_url, "bullmq") as db:
+            theirs["drain"] = phases.drain(base, db, sizes["drain_jobs"], log, redis_pid)  # on the empty db
             rows = phases.end_to_end(base, db, sorted(plan.items()), log, redis_pid)
         theirs["e2e"] = {row["rate_per_s"]: row for row in rows}
     finally:

@@ -20,10 +20,11 @@ from bench.costs import CpuSeconds, eventlog_backends, per_job_us
 from bench.databases import EventLogReader, database
 from bench.harness import warm_up
 from bench.poller import Poller
-from bench.report import ScenarioResult
+from bench.report import ScenarioResult, table
 from bench.scenario_latency import _wait_rows
 from bench.services import Executor, Trigger
 from bench.stack import Stack
+from bench.stages import breakdown
 from bench.stats import latency_ms
 
 SETTLE_S = 1.0  # after the warm-up rows, before the idle window
@@ -42,8 +43,9 @@ def run(
     with database(db_kind, stack.postgres_admin_url, stack.work_dir, "cost") as db, ExitStack() as cleanup:
         reader = EventLogReader(db.url)
         cleanup.callback(reader.close)
-        trigger = cleanup.enter_context(Trigger(stack, "trigger-cost", topic))
+        # the executor first: its group join runs while the trigger starts
         executor = cleanup.enter_context(Executor(stack, "executor-cost", topic, stack.group("cost"), db.url))
+        trigger = cleanup.enter_context(Trigger(stack, "trigger-cost", topic))
         executor.wait_assigned()
         _wait_rows(reader, len(warm_up(trigger.address, f"c{stack.run_id}w")), timeout_s=60)
         groups = {
@@ -117,6 +119,15 @@ def run(
         "e2e": {"rate_per_s": rate, "jobs": len(e2e), **latency_ms(e2e)},
         "peak_rss_mib": {"trigger": trigger.peak_rss_mib, "executor": executor.peak_rss_mib},
     }
+    if profile_dir:
+        for service, kind in ((trigger, "trigger"), (executor, "executor")):
+            stages = breakdown(
+                profile_dir / f"cost-{service.name}.txt", kind, jobs, per_job_us(used[kind], jobs)
+            )
+            result.details.setdefault("stages", {})[kind] = stages
+            result.profiles[f"cost {service.name}: GIL time per job by stage (bench/stages.py)"] = table(
+                stages
+            )
     result.memory = [
         {"scenario": "8 cost", "process": p.name, "peak_rss_mib": p.peak_rss_mib} for p in (trigger, executor)
     ]

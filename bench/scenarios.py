@@ -62,7 +62,7 @@ SIZES = {
         "scaleout_jobs": 50,
         "cost_rate": 50.0,
         "cost_s": 1.0,
-        "idle_s": 1.0,
+        "idle_s": 0.5,
         "bullmq_bulk_items": 100,
         "npm_timeout_s": 60.0,
     },

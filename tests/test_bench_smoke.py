@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +40,8 @@ def test_every_scenario_reports_its_numbers(kafka_bootstrap, redis_url, postgres
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     [result_file] = tmp_path.glob("*.json")
     scenarios = json.loads(result_file.read_text())["scenarios"]
-    assert sorted(scenarios) == ["1", "2", "3", "4", "5", "6"]
-    for key in "123456":
+    assert sorted(scenarios) == ["1", "2", "3", "4", "5", "6", "7", "8"]
+    for key in "12345678":
         assert f"== {key}. " in proc.stdout
 
     unary = scenarios["1"]["rows"]
@@ -77,3 +78,43 @@ def test_every_scenario_reports_its_numbers(kafka_bootstrap, redis_url, postgres
     processes = {row["process"] for row in memory}
     assert {"trigger-latency", "executor-latency", "executor-drain-sqlite-1x-0"} <= processes
     assert all(row["peak_rss_mib"] > 0 for row in memory)
+
+    cost = scenarios["8"]
+    by_process = {row["process"]: row for row in cost["rows"]}
+    assert {"trigger", "executor", "redis"} <= set(by_process)
+    assert ("postgres" in by_process) == bool(postgres_admin_url)
+    [total] = [row for name, row in by_process.items() if name.startswith("SUM")]
+    for name in ("trigger", "executor"):
+        assert by_process[name]["cpu_us_per_job"] > 0 and by_process[name]["idle_cores"] >= 0
+    assert (
+        total["cpu_us_per_job"]
+        >= by_process["trigger"]["cpu_us_per_job"] + by_process["executor"]["cpu_us_per_job"]
+    )
+    cost_offered = int(SMOKE["cost_rate"] * SMOKE["cost_s"])
+    assert cost["details"]["jobs"] == cost["details"]["e2e"]["jobs"] == cost_offered
+    assert cost["details"]["idle_broker_and_services_cores"] >= 0
+    assert "IDLE" in proc.stdout
+    assert {"trigger-cost", "executor-cost"} <= processes
+
+    side = scenarios["7"]
+    if not (shutil.which("node") and shutil.which("npm")):
+        assert side["status"] == "skipped" and "BullMQ side skipped" in proc.stdout
+        return
+    if side["status"] == "skipped":  # node is there but the packages could not be installed (offline?)
+        assert any("npm ci" in note for note in side["notes"]), side["notes"]
+        pytest.skip("BullMQ side of scenario 7 skipped: " + side["notes"][0])
+    assert side["status"] == "ok", side["notes"]
+    rows = {row["measure"].split(":")[0].split(",")[0]: row for row in side["rows"]}
+    assert rows["one job a call"]["bullmq"] > 0 and rows["one job a call"]["ours"] > 0
+    assert rows["batch"]["bullmq"] > 0 and rows["batch"]["ours"] > 0
+    bullmq = side["details"]["bullmq"]
+    assert bullmq["add"]["errors"] == bullmq["bulk"]["errors"] == 0
+    if postgres_admin_url:
+        drain = bullmq["drain"]
+        assert drain["succeeded_rows"] == drain["jobs"] == SMOKE["drain_jobs"] and drain["failed_jobs"] == 0
+        assert rows["drain"]["bullmq"] > 0 and rows["drain"]["ours"] > 0
+        assert (SMOKE["cost_rate"], SMOKE["cost_s"]) == (SMOKE["latency_rate"], SMOKE["latency_s"])
+        [e2e_row] = bullmq["e2e"].values()  # smoke: one rate (scenario 4's and 8's are equal)
+        assert (
+            e2e_row["jobs"] == e2e_row["seen"] == cost_offered and e2e_row["p99_ms"] >= e2e_row["p50_ms"] > 0
+        )
