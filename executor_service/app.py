@@ -27,6 +27,9 @@ from shared.topics import delay_topic, retry_topic
 
 _PUBLISH_DELIVERY_TIMEOUT_MS = 10_000
 _STATS_INTERVAL_MS = 5_000
+# Stored offsets are committed this often (librdkafka's default is 5 s): what a kill -9 redelivers (each
+# a `skipped_duplicate` row) is about this much work; one small request per second.
+_AUTO_COMMIT_INTERVAL_MS = 1_000
 
 
 def build_loop(
@@ -76,6 +79,7 @@ def build_loop(
                 "fetch.wait.max.ms": settings.fetch_wait_max_ms,
                 **settings.kafka_security(),
                 "statistics.interval.ms": _STATS_INTERVAL_MS,
+                "auto.commit.interval.ms": _AUTO_COMMIT_INTERVAL_MS,
             },
         ),
         stats_cb=record_consumer_lag,
