@@ -58,6 +58,8 @@ MAX_IDEMPOTENCY_KEY_LEN = 200
 # Waiting for the database schema (shared/db/schema.py): how often it is checked, how often a line says so.
 SCHEMA_CHECK_INTERVAL_S = 2.0
 SCHEMA_LOG_INTERVAL_S = 10.0
+# PostgreSQL: longest a connection attempt may take (shared/db/engine.py; the URL's connect_timeout wins).
+PG_CONNECT_TIMEOUT_S = 5
 
 # Operator RPCs: runs, dead letters, replays (trigger_service/operator_validation.py)
 DEFAULT_PAGE_SIZE = 50

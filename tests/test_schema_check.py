@@ -4,12 +4,15 @@ behind, current, newer and compatible (additive), newer and incompatible; and th
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import time
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 
-from shared.db.engine import make_engine
+from shared.constants import PG_CONNECT_TIMEOUT_S
+from shared.db.engine import make_engine, pg_connect_args
 from shared.db.migrate import upgrade
 from shared.db.schema import check_schema, code_revisions, wait_for_schema
 
@@ -104,3 +107,25 @@ def test_wait_for_schema_ends_on_stop(engine: Engine) -> None:
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
     assert wait_for_schema(engine, stop, check_every_s=0.1) is None
+
+
+def test_a_postgres_server_that_never_answers_is_unreachable_within_the_connect_timeout() -> None:
+    """A blackholed database must not block a service longer than its liveness stall time: libpq gives
+    up after PG_CONNECT_TIMEOUT_S (a server that accepts the TCP connection and never says a word)."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"postgresql+psycopg://nobody@127.0.0.1:{silent.getsockname()[1]}/none"
+        for engine_url, limit_s in ((url + "?connect_timeout=1", 1), (url, PG_CONNECT_TIMEOUT_S)):
+            engine = make_engine(engine_url)
+            started = time.monotonic()
+            status = check_schema(engine)
+            elapsed_s = time.monotonic() - started
+            engine.dispose()
+            assert status.state == "unreachable"
+            assert limit_s * 0.8 <= elapsed_s < limit_s + 3, (engine_url, elapsed_s)
+
+
+def test_pg_connect_args_keep_what_the_url_sets() -> None:
+    args = pg_connect_args(make_url("postgresql+psycopg://u@h/db?connect_timeout=30&keepalives_idle=60"))
+    assert "connect_timeout" not in args and "keepalives_idle" not in args
+    assert args["keepalives"] == 1 and args["keepalives_count"] == 3
+    assert pg_connect_args(make_url("postgresql+psycopg://u@h/db"))["connect_timeout"] == PG_CONNECT_TIMEOUT_S
