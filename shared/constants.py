@@ -70,3 +70,6 @@ MIN_REPLAY_RATE_PER_S = 0.1  # a slower pace would not replay one dead letter wi
 MAX_REPLAY_RATE_PER_S = 10_000.0
 MAX_FILTER_ERROR_CLASSES = 32
 MAX_ERROR_CLASS_LEN = 64  # the EventLog column's length
+# A page of runs or dead letters is cut short (next_page_token goes on) before its rows pass this many
+# bytes: 500 rows of large bookings would not fit the 4 MiB gRPC message limit.
+MAX_PAGE_BYTES = 2 * 1024 * 1024

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -17,6 +18,7 @@ import pytest
 import redis
 
 from shared.config import Settings
+from shared.constants import MAX_PAGE_BYTES
 from shared.kafka import ensure_topics
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.operator_cases import (
@@ -28,7 +30,9 @@ from tests.support.operator_cases import (
     Seeded,
     call,
     drop_postgres,
+    eventlog_row,
     fresh_postgres,
+    insert_rows,
     seed_eventlog,
 )
 from trigger_service.operator_validation import MAX_ROW_ID, encode_page_token
@@ -158,6 +162,25 @@ def test_pages_walk_every_dead_letter_once(ops: Ops) -> None:
         if not token:
             break
     assert seen == ops.seeded.dead_job_ids
+
+
+def test_pages_of_large_rows_are_cut_to_fit_a_message(ops: Ops) -> None:
+    """300 rows of bookings with long notes (~16 KB each as runs) would not fit the 4 MiB message limit:
+    the page stops at MAX_PAGE_BYTES and its token goes on from there."""
+    booking, at = f"big-{uuid.uuid4().hex[:8]}", datetime.now(UTC)
+    row = eventlog_row(booking, dead=False, at=at, notes="🐕" * 2000)
+    insert_rows(ops.database_url, [{**row, "idempotency_key": f"{booking}:{i}"} for i in range(300)])
+    seen, pages, token = [], 0, ""
+    while pages < 20:
+        request = pb.GetAutomationRunsRequest(booking_id=booking, page_size=500, page_token=token)
+        answer = call(ops.channel, "GetAutomationRuns", request)
+        assert answer.code == OK, f"{answer.code.name}: {answer.details}"
+        assert answer.response.ByteSize() <= MAX_PAGE_BYTES + 64 * 1024
+        seen += [r.id for r in answer.response.runs]
+        pages, token = pages + 1, answer.response.next_page_token
+        if not token:
+            break
+    assert pages >= 2 and len(seen) == len(set(seen)) == 300 and seen == sorted(seen, reverse=True)
 
 
 @pytest.fixture(params=DATABASES)

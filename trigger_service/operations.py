@@ -20,7 +20,7 @@ from trigger_service.operator_validation import (
     parse_runs_request,
 )
 from trigger_service.replay import Replayer
-from trigger_service.runs import RunsReader, to_run
+from trigger_service.runs import RunsReader, to_runs
 from trigger_service.validation import bad_request_status
 
 log = logging.getLogger(__name__)
@@ -36,18 +36,15 @@ class OperationsMixin:
 
     def GetAutomationRuns(self, request: pb.GetAutomationRunsRequest, context: grpc.ServicerContext):  # noqa: N802
         query = _parse(context, parse_runs_request, request)
-        page = _guard(context, lambda: self._runs.runs(query))
-        return pb.GetAutomationRunsResponse(
-            runs=[to_run(r) for r in page.rows], next_page_token=page.next_token
-        )
+        runs, token = to_runs(_guard(context, lambda: self._runs.runs(query)))
+        return pb.GetAutomationRunsResponse(runs=runs, next_page_token=token)
 
     def ListDeadLetters(self, request: pb.ListDeadLettersRequest, context: grpc.ServicerContext):  # noqa: N802
         query, page_request = _parse(context, parse_list_request, request)
         page, replayed_as = _guard(context, lambda: self._runs.dead_letters(query, page_request))
-        letters = [
-            pb.DeadLetter(run=to_run(r), replayed_as_job_id=replayed_as.get(r.job_id, "")) for r in page.rows
-        ]
-        return pb.ListDeadLettersResponse(dead_letters=letters, next_page_token=page.next_token)
+        runs, token = to_runs(page)
+        letters = [pb.DeadLetter(run=r, replayed_as_job_id=replayed_as.get(r.job_id, "")) for r in runs]
+        return pb.ListDeadLettersResponse(dead_letters=letters, next_page_token=token)
 
     def ReplayDeadLetters(self, request: pb.ReplayDeadLettersRequest, context: grpc.ServicerContext):  # noqa: N802
         query = _parse(context, parse_replay_request, request)

@@ -16,6 +16,7 @@ from google.protobuf import struct_pb2
 from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from shared.constants import MAX_PAGE_BYTES
 from shared.db.models import EventLog, EventStatus
 from shared.proto.automation.v1 import automation_pb2 as pb
 from trigger_service.operator_validation import DeadLetterQuery, PageRequest, RunsQuery, encode_page_token
@@ -80,6 +81,20 @@ class RunsReader:
         more = len(rows) > page.size
         rows = rows[: page.size]
         return Page(rows, encode_page_token(rows[-1].id) if more else "")
+
+
+def to_runs(page: Page, max_bytes: int = MAX_PAGE_BYTES) -> tuple[list[pb.AutomationRun], str]:
+    """The page's rows as runs and the token for the next page, cut short (the token then goes on after
+    the last run kept) before the runs pass ``max_bytes`` on the wire; at least one run is kept."""
+    runs: list[pb.AutomationRun] = []
+    total = 0
+    for row in page.rows:
+        run = to_run(row)
+        total += run.ByteSize() + 8  # with its tag and length, and room for a DeadLetter's wrapper
+        if runs and total > max_bytes:
+            return runs, encode_page_token(runs[-1].id)
+        runs.append(run)
+    return runs, page.next_token
 
 
 def to_run(row: EventLog) -> pb.AutomationRun:

@@ -72,42 +72,49 @@ def seed_eventlog(url: str, dead: int = 5) -> Seeded:
     minute apart) and one success, as the executor would."""
     upgrade(url)
     now = datetime.now(UTC).replace(microsecond=0)
-    rows = []
-    for i in range(dead + 1):
-        booking = f"seed-{uuid.uuid4().hex[:8]}"
-        request = sample_request(booking, CONFIRM, pb.RECIPIENT_CLIENT)
-        done = now - timedelta(minutes=dead + 1 - i)
-        rows.append(
-            {
-                "job_id": uuid.uuid4().hex,
-                "idempotency_key": f"bookingConfirmation:client:{booking}:1",
-                "automation_type": "bookingConfirmation",
-                "recipient": "client",
-                "booking_id": booking,
-                "status": EventStatus.DEAD_LETTERED if i < dead else EventStatus.SUCCEEDED,
-                "attempt": 1,
-                "inputs": to_dict(request),
-                "outputs": None,
-                "error": "webhook answered HTTP 400" if i < dead else None,
-                "error_class": "http_4xx" if i < dead else None,
-                "replay_of": None,
-                "traceparent": None,
-                "started_at": done,
-                "finished_at": done,
-                "duration_ms": 1.0,
-                "kafka_topic": "seed",
-                "kafka_partition": 0,
-                "kafka_offset": i,
-            }
-        )
+    rows = [
+        eventlog_row(f"seed-{uuid.uuid4().hex[:8]}", dead=i < dead, at=now - timedelta(minutes=dead + 1 - i))
+        for i in range(dead + 1)
+    ]
+    insert_rows(url, rows)
+    dead_rows = rows[:dead]
+    return Seeded([r["job_id"] for r in reversed(dead_rows)], dead_rows[0]["booking_id"], rows[-1]["job_id"])
+
+
+def eventlog_row(booking: str, *, dead: bool, at: datetime, notes: str = "") -> dict:
+    """A bookingConfirmation's EventLog row: dead-lettered (http_4xx) or succeeded."""
+    request = sample_request(booking, CONFIRM, pb.RECIPIENT_CLIENT)
+    request.booking.notes = notes
+    return {
+        "job_id": uuid.uuid4().hex,
+        "idempotency_key": f"bookingConfirmation:client:{booking}:1",
+        "automation_type": "bookingConfirmation",
+        "recipient": "client",
+        "booking_id": booking,
+        "status": EventStatus.DEAD_LETTERED if dead else EventStatus.SUCCEEDED,
+        "attempt": 1,
+        "inputs": to_dict(request),
+        "outputs": None if dead else {"body": notes},
+        "error": "webhook answered HTTP 400" if dead else None,
+        "error_class": "http_4xx" if dead else None,
+        "replay_of": None,
+        "traceparent": None,
+        "started_at": at,
+        "finished_at": at,
+        "duration_ms": 1.0,
+        "kafka_topic": "seed",
+        "kafka_partition": 0,
+        "kafka_offset": 0,
+    }
+
+
+def insert_rows(url: str, rows: list[dict]) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
             conn.execute(insert(EventLog.__table__), rows)
     finally:
         engine.dispose()
-    dead_rows = rows[:dead]
-    return Seeded([r["job_id"] for r in reversed(dead_rows)], dead_rows[0]["booking_id"], rows[-1]["job_id"])
 
 
 @dataclass(frozen=True)
