@@ -1,5 +1,6 @@
-"""What the executor checks before it consumes: the automation settings file, and that every channel
-in use has what it needs to send (channel_registry.missing_settings); a failure ends the process with
+"""What the executor checks before it consumes: the automation settings file, the Kafka credentials the
+chosen security needs, and that every channel in use has what it needs to send
+(channel_registry.missing_settings); a failure ends the process with
 exit code 2 and one line naming every missing setting (shared/startup.py). The wait for the database
 schema comes next (shared/db/schema.py, in main.py)."""
 
@@ -11,7 +12,7 @@ from executor_service.channel_registry import channels_in_use, missing_settings
 from shared.automation_settings import AutomationSettings, load_automation_settings
 from shared.config import Settings
 from shared.errors import SettingsError
-from shared.startup import exit_config_error
+from shared.startup import exit_config_error, missing_backend_settings
 
 log = logging.getLogger(__name__)
 SERVICE = "executor service"
@@ -23,7 +24,7 @@ def automations_or_exit(settings: Settings) -> AutomationSettings:
         automations = load_automation_settings(settings.automations_file)
     except SettingsError as exc:
         exit_config_error(SERVICE, " ".join(str(exc).split()))
-    problems = missing_settings(settings, automations)
+    problems = missing_backend_settings(settings) + missing_settings(settings, automations)
     if problems:
         exit_config_error(SERVICE, "missing settings: " + "; ".join(problems))
     return automations

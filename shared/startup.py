@@ -33,6 +33,24 @@ def exit_config_error(service: str, problem: str) -> NoReturn:
     sys.exit(CONFIG_ERROR_EXIT_CODE)
 
 
+def missing_backend_settings(settings: Settings) -> list[str]:
+    """Credentials the chosen Kafka security needs and lacks: SASL needs a user name and a password; a
+    client certificate needs its key (and the other way round)."""
+    missing = []
+    if settings.kafka_security_protocol.startswith("SASL"):
+        if not settings.kafka_sasl_username:
+            missing.append("AUTOMATION_KAFKA_SASL_USERNAME")
+        if not (settings.kafka_sasl_password and settings.kafka_sasl_password.get_secret_value()):
+            missing.append("AUTOMATION_KAFKA_SASL_PASSWORD")
+    if settings.kafka_ssl_cert_file and not settings.kafka_ssl_key_file:
+        missing.append("AUTOMATION_KAFKA_SSL_KEY_FILE")
+    if settings.kafka_ssl_key_file and not settings.kafka_ssl_cert_file:
+        missing.append("AUTOMATION_KAFKA_SSL_CERT_FILE")
+    if missing:
+        return [f"{', '.join(missing)} (Kafka {settings.kafka_security_protocol})"]
+    return []
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     """``invalid settings: AUTOMATION_X: <why>; ...`` without the values given (they may be secrets)."""
     parts = []

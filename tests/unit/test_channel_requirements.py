@@ -11,6 +11,7 @@ from executor_service.channel_registry import channels_in_use, missing_settings
 from executor_service.startup import slow_channels
 from shared.automation_settings import load_automation_settings
 from shared.config import Settings
+from shared.startup import missing_backend_settings
 from tests.support.automations import settings_file
 
 
@@ -81,3 +82,13 @@ def test_channels_slower_than_the_stall_time_are_reported(shipped) -> None:
     settings = Settings(default_channel="webhook", webhook_url="http://x", webhook_timeout_s=200)
     assert slow_channels(settings, shipped) == {"webhook": 200}
     assert slow_channels(settings.model_copy(update={"webhook_timeout_s": 5}), shipped) == {}
+
+
+def test_kafka_security_names_its_missing_credentials() -> None:
+    assert missing_backend_settings(Settings()) == []
+    sasl = Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="svc")
+    assert missing_backend_settings(sasl) == ["AUTOMATION_KAFKA_SASL_PASSWORD (Kafka SASL_SSL)"]
+    cert_only = Settings(kafka_security_protocol="SSL", kafka_ssl_cert_file="/c.pem")
+    assert missing_backend_settings(cert_only) == ["AUTOMATION_KAFKA_SSL_KEY_FILE (Kafka SSL)"]
+    complete = sasl.model_copy(update={"kafka_sasl_password": SecretStr("p")})
+    assert missing_backend_settings(complete) == []
