@@ -16,12 +16,12 @@ import signal
 import sys
 import threading
 
-from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.schema import watch_schema
 from shared.errors import SettingsError
 from shared.logs import configure_logging
 from shared.metrics_server import MetricsServer
+from shared.startup import exit_config_error, missing_backend_settings, settings_or_exit
 from trigger_service import metrics
 from trigger_service.exposure import InsecureExposureError
 from trigger_service.server import create_server
@@ -34,8 +34,10 @@ _START_ERRORS = (InsecureExposureError, TokenConfigError, TlsConfigError, Settin
 
 
 def main() -> None:
-    settings = Settings.from_environment()
+    settings = settings_or_exit("trigger service")  # invalid settings: one line, exit 2
     configure_logging(settings.log_level)
+    if missing := missing_backend_settings(settings):
+        exit_config_error("trigger service", "missing settings: " + "; ".join(missing))
     try:
         trigger = create_server(settings)
     except _START_ERRORS as exc:
