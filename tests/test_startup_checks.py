@@ -32,10 +32,10 @@ def executor_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     return env
 
 
-def refused(tmp_path: Path, **settings: str) -> str:
-    """Run the executor; it must exit 2 with exactly one line on stderr; return that line's message."""
+def refused(tmp_path: Path, service: str = "executor_service", **settings: str) -> str:
+    """Run the service; it must exit 2 with exactly one line on stderr; return that line's message."""
     done = subprocess.run(
-        [sys.executable, "-m", "executor_service"],
+        [sys.executable, "-m", service],
         cwd=ROOT,
         env=executor_env(tmp_path, **settings),
         capture_output=True,
@@ -46,7 +46,8 @@ def refused(tmp_path: Path, **settings: str) -> str:
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     entry = json.loads(lines[0])
-    assert entry["level"] == "error" and entry["msg"].startswith("executor service cannot start: ")
+    name = service.replace("_", " ")
+    assert entry["level"] == "error" and entry["msg"].startswith(f"{name} cannot start: ")
     return entry["msg"]
 
 
@@ -80,6 +81,12 @@ def test_an_invalid_setting_is_one_line_without_its_value(tmp_path: Path) -> Non
     line = refused(tmp_path, smtp_port="not-a-port-s3cr3t", liveness_stall_s="0")
     assert "AUTOMATION_SMTP_PORT" in line and "AUTOMATION_LIVENESS_STALL_S" in line
     assert "s3cr3t" not in line
+
+
+def test_kafka_sasl_without_credentials_stops_both_services(tmp_path: Path) -> None:
+    for service in ("executor_service", "trigger_service"):
+        line = refused(tmp_path, service, kafka_security_protocol="SASL_SSL", kafka_sasl_username="svc")
+        assert line.endswith("missing settings: AUTOMATION_KAFKA_SASL_PASSWORD (Kafka SASL_SSL)"), line
 
 
 def test_a_complete_configuration_waits_for_the_schema_and_stops_on_sigterm(tmp_path: Path) -> None:
