@@ -1,9 +1,12 @@
 """deploy/k8s: each overlay renders with `kubectl kustomize`, passes `kubernetes-validate --strict` and
-checkov, deploy/ passes yamllint, and the rendered objects agree with the services' settings.
+checkov, deploy/ passes yamllint, and the rendered objects agree with the services' settings. Besides the
+overlays as shipped, every test runs on prod after `kustomize edit set image` pins a registry and digest
+(prod-pinned) and on prod with the optional security components (prod-secure).
 
-kubernetes-validate ships schemas for built-in kinds only: the custom resources (KEDA's ScaledObject, the
-Prometheus Operator's PodMonitor and ServiceMonitor) are left out of that run and their required fields are
-checked here instead (test_custom_resources_*). Each overlay is rendered once per module.
+kubernetes-validate ships schemas for built-in kinds only: the custom resources (KEDA's ScaledObject and
+TriggerAuthentication, the Prometheus Operator's PodMonitor, ServiceMonitor and PrometheusRule) are left
+out of that run and their required fields are checked here instead (test_custom_resources_*). Each variant
+is rendered once per module.
 
 Tools: kubectl from the machine image, the rest from `make tools` (.tools/venv); a missing one fails on CI
 (CI=true) and skips elsewhere.
@@ -12,6 +15,7 @@ Tools: kubectl from the machine image, the rest from `make tools` (.tools/venv);
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,13 @@ from tests.support.deploy_tools import ROOT, describe, require_tool, run_tool
 from tests.support.k8s_render import (
     ALLOWED_CHECKOV_SKIPS,
     CUSTOM_KINDS,
+    K8S,
     KUBERNETES_VERSIONS,
+    SECRET_NAME,
     containers,
+    min_kubernetes_version,
+    pin_image,
+    render_dir,
     selects,
 )
 
@@ -39,14 +48,16 @@ def test_overlay_renders_every_part(rendered):
         ("PodDisruptionBudget", "automation-trigger"),
         ("PodDisruptionBudget", "automation-executor"),
         ("ServiceAccount", "automation"),
-        ("Job", "automation-migrate"),
-        ("Job", "automation-topics"),
         ("CronJob", "automation-prune"),
         ("NetworkPolicy", "automation-default-deny"),
         ("ServiceMonitor", "automation-trigger"),
         ("PodMonitor", "automation-executor"),
+        ("PrometheusRule", "automation"),
     }
     assert expected <= kinds
+    # Migrations and topics run as the trigger's init containers: no Job whose immutable pod template
+    # would break the next `kubectl apply -k` (test_reapplying_after_changes_*).
+    assert rendered.of("Job") == []
     assert rendered.of("Secret") == [], "the Secret is created out of band, never rendered from the repo"
     namespaces = {d["metadata"].get("namespace") for d in rendered.docs if d["kind"] != "Namespace"}
     (namespace,) = rendered.of("Namespace")
@@ -94,12 +105,79 @@ def test_yamllint_passes_on_deploy():
     assert result.returncode == 0, describe(result)
 
 
+def test_minimum_kubernetes_version_is_stated_once():
+    # deploy/k8s/README.md states it (the tests validate against it); nothing else names another one.
+    version = min_kubernetes_version()
+    assert KUBERNETES_VERSIONS[0] == f"{version}.0"
+    pattern = re.compile(r"Kubernetes\s*(?:>=|≥|v)?\s*1\.\d+|1\.\d+ or later")
+    for path in [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *K8S.rglob("*.yaml"), *K8S.rglob("*.md")]:
+        found = pattern.findall(path.read_text())
+        assert found == [], f"{path.relative_to(ROOT)}: {found} (refer to deploy/k8s/README.md instead)"
+
+
+def test_reapplying_after_changes_keeps_every_immutable_field(tmp_path):
+    # A release and a config change: new image (registry and digest), a changed literal, a changed
+    # automation settings file. `kubectl apply -k` of the second render over the first must be valid: no
+    # immutable field of an object that exists in both changes, and what must change does.
+    kubectl = require_tool("kubectl")
+    copy = tmp_path / "k8s"
+    shutil.copytree(K8S, copy)
+    overlay = copy / "overlays/prod"
+    _, before = render_dir(kubectl, overlay)
+    pin_image(overlay / "kustomization.yaml")
+    kustomization = (overlay / "kustomization.yaml").read_text()
+    assert "AUTOMATION_TOPIC_REPLICATION_FACTOR=3" in kustomization
+    (overlay / "kustomization.yaml").write_text(
+        kustomization.replace(
+            "AUTOMATION_TOPIC_REPLICATION_FACTOR=3",
+            "AUTOMATION_TOPIC_REPLICATION_FACTOR=3\n      - AUTOMATION_LOG_LEVEL=WARNING",
+        )
+    )
+    settings = overlay / "automations.toml"
+    settings.write_text(settings.read_text().replace("Happy Paws Pet Sitting", "Happy Paws & Co"))
+    _, after = render_dir(kubectl, overlay)
+
+    def by_key(docs):
+        return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+    old, new = by_key(before), by_key(after)
+    changed = {key for key in old.keys() & new.keys() if old[key] != new[key]}
+    assert ("Deployment", "automation-trigger") in changed and (
+        "Deployment",
+        "automation-executor",
+    ) in changed
+    # The generated ConfigMaps got new names (content hash): the pods roll, the old ones stay readable.
+    for prefix in ("automation-config-", "automation-settings-"):
+        names_before = {n for k, n in old if k == "ConfigMap" and n.startswith(prefix)}
+        names_after = {n for k, n in new if k == "ConfigMap" and n.startswith(prefix)}
+        assert len(names_before) == len(names_after) == 1 and names_before != names_after, prefix
+    for kind, name in changed:
+        a, b = old[(kind, name)], new[(kind, name)]
+        assert kind not in ("Job", "ConfigMap", "Secret"), f"{kind} {name} changed in place"
+        if kind in ("Deployment", "StatefulSet", "DaemonSet"):
+            assert a["spec"]["selector"] == b["spec"]["selector"], name
+        if kind == "Service":
+            assert {k: a["spec"].get(k) for k in ("clusterIP", "type")} == {
+                k: b["spec"].get(k) for k in ("clusterIP", "type")
+            }, name
+        if kind == "PodDisruptionBudget":
+            assert a["spec"]["selector"] == b["spec"]["selector"], name
+    # Every Job (none today) would have to be new by name: its pod template cannot change.
+    assert not [key for key in changed if key[0] == "Job"]
+    for deployment in ("automation-trigger", "automation-executor"):
+        template = new[("Deployment", deployment)]["spec"]["template"]
+        images = {c["image"] for c in containers(template)}
+        assert images == {
+            "registry.example.com/petsit/automation:0.1.0@" + "sha256:" + "0123456789abcdef" * 4
+        }
+
+
 # --- custom resources (no schema in kubernetes-validate) ------------------------------------------
 
 
 def test_custom_resources_scaled_object_scales_the_executor_on_jobs_topic_lag(rendered):
     scaled = rendered.of("ScaledObject")
-    if rendered.overlay != "prod":
+    if rendered.environment != "prod":
         assert scaled == []
         return
     (obj,) = scaled
@@ -122,6 +200,19 @@ def test_custom_resources_scaled_object_scales_the_executor_on_jobs_topic_lag(re
     assert int(metadata["lagThreshold"]) > 0
     assert metadata["offsetResetPolicy"] == "earliest"
     assert metadata["allowIdleConsumers"] == "false"
+    # With TLS/SASL brokers KEDA needs the same login, from the Secret (components/keda-kafka-auth).
+    auth = rendered.of("TriggerAuthentication")
+    if not rendered.secure:
+        assert auth == [] and "authenticationRef" not in trigger
+        return
+    (trigger_auth,) = auth
+    assert trigger["authenticationRef"] == {"name": trigger_auth["metadata"]["name"]}
+    refs = {ref["parameter"]: ref for ref in trigger_auth["spec"]["secretTargetRef"]}
+    assert set(refs) == {"sasl", "username", "password", "tls", "ca"}
+    assert {ref["name"] for ref in refs.values()} == {SECRET_NAME}
+    assert refs["password"]["key"] == "AUTOMATION_KAFKA_SASL_PASSWORD"
+    assert refs["username"]["key"] == "AUTOMATION_KAFKA_SASL_USERNAME"
+    assert config["AUTOMATION_KAFKA_SECURITY_PROTOCOL"].startswith("SASL_")
 
 
 def test_custom_resources_monitors_select_the_metrics_ports(rendered):

@@ -1,55 +1,107 @@
 """deploy/k8s agrees with the services: settings, secrets by reference, ports and probes, grace periods,
 images and commands, restricted pods, autoscalers, disruption budgets, the retention CronJob and the
-network policies (objects rendered once per module by tests/support/k8s_render.py)."""
+network policies (objects rendered once per module by tests/support/k8s_render.py, for every variant)."""
 
 from __future__ import annotations
 
 import os
 import re
+from pathlib import PurePosixPath
 
+import pytest
+
+from executor_service.channel_registry import missing_settings
+from shared.automation_settings import load_automation_settings
 from shared.config import Settings
 from tests.support.k8s_render import (
     COMMANDS,
+    CREDENTIAL_SETTINGS,
     EGRESS_PORTS,
     INGRESS_PORTS,
+    K8S,
+    KAFKA_TLS_PORT,
+    PINNED_DIGEST,
+    PINNED_IMAGE,
+    SECRET_FILES,
     SECRET_NAME,
     SECRET_SETTINGS,
     UID,
     containers,
     selects,
 )
+from trigger_service.exposure import InsecureExposureError, check_exposure
 
 # --- agreement with the services ----------------------------------------------------------------
+
+
+def settings_from(config: dict[str, str], monkeypatch, **extra: str) -> Settings:
+    """Settings as a container with this ConfigMap (and ``extra`` variables) would read them."""
+    for name in list(os.environ):
+        if name.startswith("AUTOMATION_"):
+            monkeypatch.delenv(name)
+    for name, value in {**config, **extra}.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
 
 
 def test_config_map_holds_only_known_non_secret_settings(rendered, monkeypatch):
     config = rendered.config
     known = {f"AUTOMATION_{name.upper()}" for name in Settings.model_fields}
     assert set(config) <= known, f"not a setting (a typo would be ignored silently): {set(config) - known}"
-    assert not set(config) & set(SECRET_SETTINGS)
+    # Credentials come from the Secret only: a ConfigMap value, even empty, would stand in for a missing
+    # key (an empty AUTOMATION_SMS_ACCOUNT_SID made the executor crash-loop).
+    assert not set(config) & set(CREDENTIAL_SETTINGS)
+    assert all(value.strip() for value in config.values()), {k for k, v in config.items() if not v.strip()}
     assert "AUTOMATION_FAILPOINT" not in config
-    for name in list(os.environ):
-        if name.startswith("AUTOMATION_"):
-            monkeypatch.delenv(name)
-    for name, value in config.items():
-        monkeypatch.setenv(name, value)
-    settings = Settings()  # the services would start with these values
+    settings = settings_from(config, monkeypatch)  # the services would start with these values
     assert str(settings.var_dir) == "/var/lib/automation"
+    assert settings.listen_host == settings.metrics_listen_host == "0.0.0.0"
+    # The trigger's own start-up check: prod authenticates callers, dev opts out explicitly.
+    check_exposure(settings, settings.listen_host)
+    if rendered.environment == "prod":
+        assert settings.auth_mode in ("token", "mtls+token") and settings.auth_tokens_file is not None
+        assert not settings.insecure_allow_unauthenticated
+    else:
+        assert settings.auth_mode == "none" and settings.insecure_allow_unauthenticated
+
+
+def test_base_alone_refuses_an_unauthenticated_api(monkeypatch):
+    # Safe by default: the base listens on 0.0.0.0 and chooses no authentication, so a trigger started
+    # with the base's settings alone refuses to serve (each overlay must choose).
+    lines = (K8S / "base/config.env").read_text().splitlines()
+    config = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    settings = settings_from(config, monkeypatch)
+    with pytest.raises(InsecureExposureError):
+        check_exposure(settings, settings.listen_host)
+
+
+def secret_files(secret: dict) -> list[tuple[str, str]]:
+    """(key, file name) of a Secret volume: its items, or every known key of that Secret."""
+    if "items" in secret:
+        return [(item["key"], item["path"]) for item in secret["items"]]
+    return [(key, key) for name, key in SECRET_FILES if name == secret["secretName"]]
 
 
 def test_secrets_come_only_from_the_secret_by_reference(rendered):
-    # Every secret setting reaches the executor; the others get what they use (Kafka's SASL password
+    # Every secret setting reaches the executor; the others get what they use (Kafka's SASL login
     # wherever Kafka is used). A new secret setting fails here until the manifests pass it on.
-    kafka = {name for name in SECRET_SETTINGS if name.startswith("AUTOMATION_KAFKA_")}
+    kafka = {name for name in CREDENTIAL_SETTINGS if name.startswith("AUTOMATION_KAFKA_")}
     needed = {
         "trigger": {"AUTOMATION_REDIS_URL", "AUTOMATION_DATABASE_URL", *kafka},
-        "executor": set(SECRET_SETTINGS),
         "migrate": {"AUTOMATION_DATABASE_URL"},
-        "prune": {"AUTOMATION_DATABASE_URL"},
         "topics": kafka,
+        "executor": set(CREDENTIAL_SETTINGS),
+        "prune": {"AUTOMATION_DATABASE_URL"},
     }
+    required = {"AUTOMATION_REDIS_URL", "AUTOMATION_DATABASE_URL"}  # no service runs without them
     config_maps = {d["metadata"]["name"] for d in rendered.of("ConfigMap")}
-    for component, template in rendered.pod_templates().items():
+    config = rendered.config
+    files_seen = set()
+    for template in rendered.pod_templates().values():
+        volumes = {v["name"]: v for v in template["spec"].get("volumes", [])}
+        for volume in volumes.values():
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in {name for name, _ in SECRET_FILES}, volume
         for container in containers(template):
             for source in container.get("envFrom", []):
                 assert "secretRef" not in source
@@ -60,10 +112,72 @@ def test_secrets_come_only_from_the_secret_by_reference(rendered):
                 ref = env.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
                     assert ref["name"] == SECRET_NAME and ref["key"] == env["name"], env
+                    assert ref.get("optional", False) is (env["name"] not in required), env
                     referenced.add(env["name"])
-            assert referenced == needed[component], component
-        for volume in template["spec"].get("volumes", []):
-            assert "secret" not in volume
+            assert referenced == needed[container["name"]], container["name"]
+            # Secrets as files only for the file settings (tokens, TLS material): read-only, at the
+            # path the setting names.
+            for mount in container.get("volumeMounts", []):
+                secret = volumes[mount["name"]].get("secret")
+                if secret is None:
+                    continue
+                assert mount["readOnly"] is True, mount
+                for key, file_name in secret_files(secret):
+                    setting = SECRET_FILES[(secret["secretName"], key)]
+                    path = str(PurePosixPath(mount["mountPath"]) / file_name)
+                    if setting in config:
+                        assert config[setting] == path, (setting, path)
+                        files_seen.add(setting)
+    # Each file setting the ConfigMap names is mounted from the Secret.
+    assert files_seen == {setting for setting in SECRET_FILES.values() if setting in config}
+
+
+def test_prod_starts_once_the_secret_exists(rendered, monkeypatch, tmp_path):
+    # The executor checks at start that the channels in use have what they need (and exits naming what
+    # is missing). With the Secret's keys present, nothing is missing; without the SMS account it names
+    # exactly that key, which the operator then adds to the Secret (never an empty ConfigMap value).
+    settings_path = tmp_path / "automations.toml"
+    settings_path.write_text(rendered.settings_file["data"]["automations.toml"])
+    automations = load_automation_settings(settings_path)
+    executor = rendered.one("Deployment", "automation-executor")["spec"]["template"]["spec"]["containers"][0]
+    keys = {
+        env["name"]: "from-the-secret"
+        for env in executor["env"]
+        if "secretKeyRef" in env.get("valueFrom", {}) and "SMTP" not in env["name"]
+    }
+    keys.update(
+        AUTOMATION_REDIS_URL="redis://redis:6379/0",
+        AUTOMATION_DATABASE_URL="postgresql+psycopg://u:p@db:5432/automation",
+        AUTOMATION_AUTOMATIONS_FILE=str(settings_path),
+    )
+    settings = settings_from(rendered.config, monkeypatch, **keys)
+    assert missing_settings(settings, automations) == []
+    if settings.default_channel == "sms":
+        del keys["AUTOMATION_SMS_ACCOUNT_SID"]
+        settings = settings_from(rendered.config, monkeypatch, **keys)
+        (problem,) = missing_settings(settings, automations)
+        assert problem.startswith("AUTOMATION_SMS_ACCOUNT_SID ("), problem
+
+
+def test_automation_settings_file_is_the_overlays_and_mounted_where_the_setting_points(rendered, tmp_path):
+    config_map = rendered.settings_file
+    name = config_map["metadata"]["name"]
+    assert re.fullmatch(r"automation-settings-[a-z0-9]{10}", name), "hashed: a change rolls the pods"
+    text = config_map["data"]["automations.toml"]
+    own = K8S / "overlays" / rendered.environment / "automations.toml"
+    assert text == (own if own.exists() else K8S / "base/automations.toml").read_text()
+    if rendered.environment == "prod":
+        assert own.exists(), "prod ships its own settings file"
+    path = tmp_path / "automations.toml"
+    path.write_text(text)
+    load_automation_settings(path)  # as the services load it at start (templates checked)
+    file_setting = PurePosixPath(rendered.config["AUTOMATION_AUTOMATIONS_FILE"])
+    for deployment in ("automation-trigger", "automation-executor"):
+        spec = rendered.one("Deployment", deployment)["spec"]["template"]["spec"]
+        (volume,) = [v for v in spec["volumes"] if v.get("configMap", {}).get("name") == name]
+        (mount,) = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == volume["name"]]
+        assert PurePosixPath(mount["mountPath"]) / "automations.toml" == file_setting
+        assert mount["readOnly"] is True
 
 
 def test_ports_and_probes_match_the_settings(rendered):
@@ -77,19 +191,36 @@ def test_ports_and_probes_match_the_settings(rendered):
         "grpc": grpc_port,
         "metrics": trigger_metrics,
     }
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert trigger[probe]["grpc"] == {"port": grpc_port}, probe  # the grpc.health.v1 service
     service = rendered.one("Service", "automation-trigger")["spec"]
     assert {p["name"]: (p["port"], p["targetPort"]) for p in service["ports"]} == {
         "grpc": (grpc_port, "grpc"),
         "metrics": (trigger_metrics, "metrics"),
     }
-
     executor = rendered.one("Deployment", "automation-executor")["spec"]["template"]["spec"]["containers"][0]
     assert {p["name"]: p["containerPort"] for p in executor["ports"]} == {"metrics": executor_metrics}
-    assert executor["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
-    assert executor["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
-    assert executor["startupProbe"]["httpGet"]["path"] == "/healthz"
+    for container in (trigger, executor):
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+        assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+
+
+def test_no_probe_uses_the_grpc_port(rendered):
+    # Probes are plain HTTP on the metrics port, which carries no API: mTLS or tokens on the gRPC port
+    # cannot make the kubelet's probes fail.
+    grpc_port = int(rendered.config["AUTOMATION_GRPC_PORT"])
+    probed = 0
+    for template in rendered.pod_templates().values():
+        for container in containers(template):
+            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+                probe = container.get(kind)
+                if probe is None:
+                    continue
+                probed += 1
+                assert set(probe) & {"grpc", "tcpSocket", "exec"} == set(), (container["name"], kind)
+                port = probe["httpGet"]["port"]
+                assert port == "metrics" and ports[port] != grpc_port, (container["name"], kind)
+    assert probed == 6  # three each for the trigger and the executor
 
 
 def test_termination_grace_outlasts_drain_and_shutdown(rendered):
@@ -105,17 +236,23 @@ def test_termination_grace_outlasts_drain_and_shutdown(rendered):
 
 
 def test_workloads_run_the_right_command_of_one_pinned_image(rendered):
-    templates = rendered.pod_templates()
-    assert set(templates) == set(COMMANDS)
-    images = set()
-    for component, template in templates.items():
-        (container,) = containers(template)
-        assert container["command"] == COMMANDS[component]
-        assert container.get("args") is None
-        images.add(container["image"])
-        assert container["imagePullPolicy"] == "Always"
+    images, names = set(), []
+    for template in rendered.pod_templates().values():
+        for container in containers(template):
+            names.append(container["name"])
+            assert container["command"] == COMMANDS[container["name"]]
+            assert container.get("args") is None
+            images.add(container["image"])
+            assert container["imagePullPolicy"] == "Always"
+    assert sorted(names) == sorted(COMMANDS)
+    # Migrations, then topics, before each trigger pod serves.
+    trigger = rendered.one("Deployment", "automation-trigger")["spec"]["template"]["spec"]
+    assert [c["name"] for c in trigger["initContainers"]] == ["migrate", "topics"]
     (image,) = images
-    assert re.fullmatch(r"automation:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?", image), image
+    registry = r"(?:[a-z0-9.-]+(?::\d+)?/)?(?:[a-z0-9._-]+/)*"
+    assert re.fullmatch(registry + r"automation:\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?", image), image
+    if rendered.overlay == "prod-pinned":  # `kustomize edit set image` with a registry and a digest
+        assert image == f"{PINNED_IMAGE}:0.1.0@{PINNED_DIGEST}"
 
 
 def test_pods_run_restricted(rendered):
@@ -142,7 +279,9 @@ def test_pods_run_restricted(rendered):
             mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
             assert "/tmp" in mounts and set(mounts.values()) <= mounted
             for volume in spec.get("volumes", []):
-                assert set(volume) <= {"name", "emptyDir"}, volume  # no host paths, no secrets as files
+                # No host paths: scratch space, the settings file, Secrets as files (checked above).
+                (source,) = set(volume) - {"name"}
+                assert source in ("emptyDir", "configMap", "secret"), volume
         if component == "executor":  # AUTOMATION_VAR_DIR is written (the log channel's outbox)
             assert "/var/lib/automation" in mounts
 
@@ -158,12 +297,12 @@ def test_one_autoscaler_per_deployment_capped_at_the_partitions(rendered):
     assert all(len(kinds) == 1 for kinds in autoscalers.values()), autoscalers
     for deployment in rendered.of("Deployment"):
         assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
-    expected = "ScaledObject" if rendered.overlay == "prod" else "HorizontalPodAutoscaler"
+    expected = "ScaledObject" if rendered.environment == "prod" else "HorizontalPodAutoscaler"
     assert autoscalers["automation-executor"] == [expected]
     for hpa in rendered.of("HorizontalPodAutoscaler"):
         if hpa["spec"]["scaleTargetRef"]["name"] == "automation-executor":
             assert hpa["spec"]["maxReplicas"] <= partitions
-    if rendered.overlay == "prod":  # at least two of each service
+    if rendered.environment == "prod":  # at least two of each service
         assert rendered.one("HorizontalPodAutoscaler", "automation-trigger")["spec"]["minReplicas"] >= 2
         assert rendered.one("ScaledObject", "automation-executor")["spec"]["minReplicaCount"] >= 2
 
@@ -195,7 +334,8 @@ def test_network_policies_deny_by_default_and_allow_only_what_is_needed(rendered
         ingress = {
             port["port"] for p in applying for rule in p["spec"].get("ingress", []) for port in rule["ports"]
         }
-        assert egress == EGRESS_PORTS[component], component
+        kafka_tls = {KAFKA_TLS_PORT} if rendered.secure and 9092 in EGRESS_PORTS[component] else set()
+        assert egress == EGRESS_PORTS[component] | kafka_tls, component
         assert ingress == INGRESS_PORTS[component], component
         for policy in applying:
             for rule in policy["spec"].get("ingress", []):

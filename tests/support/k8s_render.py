@@ -7,6 +7,8 @@ Registered as a pytest plugin in tests/conftest.py, so its fixtures (``renders``
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
@@ -16,14 +18,34 @@ import yaml
 from pydantic import SecretStr
 
 from shared.config import Settings
-from tests.support.deploy_tools import describe, require_tool, run_tool
+from tests.support.deploy_tools import ROOT, describe, require_tool, run_tool
 
-OVERLAYS = ("dev", "prod")
-# The oldest version the manifests need (preStop `sleep` is on by default from 1.30) and the newest the
+K8S = ROOT / "deploy/k8s"
+K8S_README = K8S / "README.md"
+# What each render is: an overlay as shipped, or a copy changed the documented way (`kustomize edit set
+# image` for a release; the optional security components added to prod). Every test of the rendered
+# objects runs on each, so a documented change cannot fail the project's own checks.
+VARIANTS = ("dev", "prod", "prod-pinned", "prod-secure")
+PINNED_IMAGE = "registry.example.com/petsit/automation"
+PINNED_TAG = "0.1.0"
+PINNED_DIGEST = "sha256:" + "0123456789abcdef" * 4
+SECURITY_COMPONENTS = ("kafka-security", "keda-kafka-auth", "trigger-mtls")
+KAFKA_TLS_PORT = 9093
+
+
+def min_kubernetes_version() -> str:
+    """The minimum Kubernetes version, stated once in deploy/k8s/README.md ("**Kubernetes 1.NN**")."""
+    found = re.findall(r"Minimum Kubernetes version: \*\*(1\.\d+)\*\*", K8S_README.read_text())
+    assert len(found) == 1, found
+    return found[0]
+
+
+# The oldest version the manifests support (preStop `sleep` is on by default from 1.30) and the newest the
 # pinned kubernetes-validate ships.
-KUBERNETES_VERSIONS = ("1.31.0", "1.37.0")
+KUBERNETES_VERSIONS = (f"{min_kubernetes_version()}.0", "1.37.0")
 CUSTOM_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "TriggerAuthentication"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
@@ -38,37 +60,96 @@ SECRET_SETTINGS = sorted(
     for name, field in Settings.model_fields.items()
     if SecretStr in (field.annotation, *get_args(field.annotation))
 )
+# Identifiers that travel with their secret (an account SID with its token, a login's user name): they come
+# from the Secret as well, never from the ConfigMap.
+CREDENTIAL_SETTINGS = sorted(
+    {
+        *SECRET_SETTINGS,
+        "AUTOMATION_SMS_ACCOUNT_SID",
+        "AUTOMATION_SMTP_USERNAME",
+        "AUTOMATION_KAFKA_SASL_USERNAME",
+    }
+)
 SECRET_NAME = "automation-secrets"
+# Secrets mounted as files: (Secret, key) -> the setting naming the file.
+SECRET_FILES = {
+    (SECRET_NAME, "auth-tokens.json"): "AUTOMATION_AUTH_TOKENS_FILE",
+    (SECRET_NAME, "kafka-ca.crt"): "AUTOMATION_KAFKA_SSL_CA_FILE",
+    ("automation-trigger-tls", "tls.crt"): "AUTOMATION_TLS_CERT_FILE",
+    ("automation-trigger-tls", "tls.key"): "AUTOMATION_TLS_KEY_FILE",
+    ("automation-trigger-tls", "ca.crt"): "AUTOMATION_TLS_CLIENT_CA_FILE",
+}
 UID = 10001
 # What each component's pods may reach, and on which ports they may be reached.
 EGRESS_PORTS = {
     "trigger": {53, 9092, 6379, 5432},
     "executor": {53, 9092, 6379, 5432, 443, 25, 587, 465},
-    "migrate": {53, 5432},
     "prune": {53, 5432},
-    "topics": {53, 9092},
 }
 INGRESS_PORTS = {
     "trigger": {50051, 8001},
     "executor": {8002},
-    "migrate": set(),
     "prune": set(),
-    "topics": set(),
 }
+# Command of each container, by name (init containers included).
 COMMANDS = {
-    "trigger": ["automation-trigger"],
-    "executor": ["automation-executor"],
     "migrate": ["automation-migrate"],
     "topics": ["automationctl", "topics", "ensure"],
+    "trigger": ["automation-trigger"],
+    "executor": ["automation-executor"],
     "prune": ["automationctl", "prune"],
 }
 
 
+def pin_image(kustomization: Path) -> None:
+    """What `kustomize edit set image automation=<registry>/automation:<tag>@<digest>` does to a
+    kustomization.yaml (kustomize v5: newName, newTag and digest on the `automation` entry)."""
+    doc = yaml.safe_load(kustomization.read_text())
+    (entry,) = [image for image in doc["images"] if image["name"] == "automation"]
+    entry.update(newName=PINNED_IMAGE, newTag=PINNED_TAG, digest=PINNED_DIGEST)
+    kustomization.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def add_components(kustomization: Path, names: tuple[str, ...]) -> None:
+    doc = yaml.safe_load(kustomization.read_text())
+    doc["components"] = [*doc.get("components", []), *(f"../../components/{name}" for name in names)]
+    kustomization.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def render_dir(kubectl: str, path: Path) -> tuple[str, list[dict[str, Any]]]:
+    result = run_tool([kubectl, "kustomize", str(path)])
+    assert result.returncode == 0, f"{path}: {describe(result)}"
+    return result.stdout, [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+def variant_dir(variant: str, scratch: Path) -> Path:
+    """The overlay folder to render for ``variant`` (a changed copy of deploy/k8s where needed)."""
+    if variant in ("dev", "prod"):
+        return K8S / "overlays" / variant
+    copy = scratch / variant
+    shutil.copytree(K8S, copy)
+    overlay = copy / "overlays/prod"
+    if variant == "prod-pinned":
+        pin_image(overlay / "kustomization.yaml")
+    elif variant == "prod-secure":
+        add_components(overlay / "kustomization.yaml", SECURITY_COMPONENTS)
+    return overlay
+
+
 @dataclass
 class Rendered:
-    overlay: str
+    overlay: str  # the variant: dev, prod, prod-pinned, prod-secure
     path: Path
     docs: list[dict[str, Any]]
+
+    @property
+    def environment(self) -> str:
+        """dev or prod: the overlay the variant is made from."""
+        return self.overlay.split("-")[0]
+
+    @property
+    def secure(self) -> bool:
+        return self.overlay == "prod-secure"
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [d for d in self.docs if d["kind"] == kind]
@@ -83,6 +164,13 @@ class Rendered:
             d for d in self.of("ConfigMap") if d["metadata"]["name"].startswith("automation-config")
         ]
         return config_map["data"]
+
+    @property
+    def settings_file(self) -> dict[str, Any]:
+        (config_map,) = [
+            d for d in self.of("ConfigMap") if d["metadata"]["name"].startswith("automation-settings")
+        ]
+        return config_map
 
     def pod_templates(self) -> dict[str, dict[str, Any]]:
         """Pod template of each workload, by its component label."""
@@ -100,20 +188,20 @@ class Rendered:
 
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory) -> dict[str, Rendered]:
-    """Every overlay rendered once, each to <tmp>/<overlay>.yaml in one folder (checkov reads them all)."""
+    """Every variant rendered once, each to <tmp>/<variant>.yaml in one folder (checkov reads them all)."""
     kubectl = require_tool("kubectl")
     folder = tmp_path_factory.mktemp("k8s")
+    scratch = tmp_path_factory.mktemp("k8s-copies")
     renders = {}
-    for overlay in OVERLAYS:
-        result = run_tool([kubectl, "kustomize", f"deploy/k8s/overlays/{overlay}"])
-        assert result.returncode == 0, f"{overlay}: {describe(result)}"
-        path = folder / f"{overlay}.yaml"
-        path.write_text(result.stdout)
-        renders[overlay] = Rendered(overlay, path, [d for d in yaml.safe_load_all(result.stdout) if d])
+    for variant in VARIANTS:
+        text, docs = render_dir(kubectl, variant_dir(variant, scratch))
+        path = folder / f"{variant}.yaml"
+        path.write_text(text)
+        renders[variant] = Rendered(variant, path, docs)
     return renders
 
 
-@pytest.fixture(scope="module", params=OVERLAYS)
+@pytest.fixture(scope="module", params=VARIANTS)
 def rendered(request, renders) -> Rendered:
     return renders[request.param]
 
