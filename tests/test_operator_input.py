@@ -19,6 +19,7 @@ import redis
 
 from shared.config import Settings
 from shared.constants import MAX_PAGE_BYTES
+from shared.db.engine import make_engine, make_session_factory
 from shared.kafka import ensure_topics
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.operator_cases import (
@@ -35,7 +36,9 @@ from tests.support.operator_cases import (
     insert_rows,
     seed_eventlog,
 )
-from trigger_service.operator_validation import MAX_ROW_ID, encode_page_token
+from trigger_service.operations import _guard
+from trigger_service.operator_validation import MAX_ROW_ID, PageRequest, RunsQuery, encode_page_token
+from trigger_service.runs import RunsReader
 from trigger_service.server import create_server
 
 pytestmark = pytest.mark.slow
@@ -221,3 +224,37 @@ def test_a_database_outage_is_unavailable_and_bad_input_still_invalid(outage: gr
         answer = call(outage, rpc, make())
         assert answer.code == INVALID and field in [v.field for v in answer.violations()], rpc
     assert loud_records(caplog) == []
+
+
+class _Aborted(Exception):
+    pass
+
+
+class RecordingContext:
+    """What ``context.abort`` is given (the real one raises too)."""
+
+    def __init__(self) -> None:
+        self.aborted: tuple[grpc.StatusCode, str] | None = None
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        self.aborted = (code, details)
+        raise _Aborted
+
+
+def test_values_the_database_refuses_are_internal_not_unavailable(ops: Ops, caplog) -> None:
+    """Past validation (called directly here), what the database or its driver refuses, NUL in text on
+    PostgreSQL (DataError) or an id beyond 64 bits on SQLite (not bindable), is INTERNAL with an ERROR
+    line (a bug of ours, no retry helps), not UNAVAILABLE."""
+    if ops.database_url.startswith("postgresql"):
+        query = RunsQuery("booking_id", "b\x00", PageRequest(10, None))
+    else:
+        query = RunsQuery("booking_id", "b", PageRequest(10, 2**70))
+    engine = make_engine(ops.database_url)
+    try:
+        reader, context = RunsReader(make_session_factory(engine)), RecordingContext()
+        with pytest.raises(_Aborted):
+            _guard(context, lambda: reader.runs(query))
+    finally:
+        engine.dispose()
+    assert context.aborted is not None and context.aborted[0] == grpc.StatusCode.INTERNAL
+    assert [r.levelname for r in caplog.records if r.name == "trigger_service.operations"] == ["ERROR"]

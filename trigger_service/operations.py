@@ -74,7 +74,7 @@ def _guard(context: grpc.ServicerContext, work):
         _refused(context)
     except DBAPIError as exc:  # connection, timeout, locks, shutdown, missing tables...
         _unavailable(context, schema_missing=is_missing_schema(exc))
-    except StatementError:  # not from the database: a parameter its driver could not bind
+    except (StatementError, OverflowError):  # a parameter the driver could not bind (sqlite3: > 64 bits)
         _refused(context)
     except SQLAlchemyError:  # the pool's timeout, a lost connection
         _unavailable(context)
