@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 
 from shared.db.engine import make_engine
@@ -29,7 +28,6 @@ from trigger_service.tls import TlsConfigError
 from trigger_service.tokens import TokenConfigError
 
 log = logging.getLogger("trigger_service")
-CONFIG_ERROR_EXIT_CODE = 2
 _START_ERRORS = (InsecureExposureError, TokenConfigError, TlsConfigError, SettingsError)
 
 
@@ -41,8 +39,7 @@ def main() -> None:
     try:
         trigger = create_server(settings)
     except _START_ERRORS as exc:
-        log.error("trigger service cannot start: %s", exc)
-        sys.exit(CONFIG_ERROR_EXIT_CODE)
+        exit_config_error("trigger service", str(exc))
     serving = threading.Event()
     metrics_server = MetricsServer(
         settings.metrics_listen_host, settings.trigger_metrics_port, ready=serving.is_set
