@@ -11,6 +11,7 @@ other RPC)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -197,10 +198,13 @@ def test_enqueue_automations_item_results(trigger: Trigger) -> None:
 
 
 @pytest.mark.parametrize("rpc", OPERATOR_RPCS)
-def test_cancel_and_operator_rpcs_answer_only_ok_or_invalid_argument(trigger: Trigger, rpc: str) -> None:
+def test_cancel_and_operator_rpcs_answer_only_ok_or_invalid_argument(
+    trigger: Trigger, rpc: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """Valid requests OK, hostile ones OK or INVALID_ARGUMENT with field violations, undecodable bytes
     INVALID_ARGUMENT; never UNKNOWN, INTERNAL or UNAVAILABLE (what the EventLog database refuses, such as
-    NUL in text, must be refused before it is asked)."""
+    NUL in text, must be refused before it is asked), and no ERROR line."""
+    caplog.set_level(logging.WARNING)
 
     @hypothesis_settings(FUZZ, max_examples=OPERATOR_EXAMPLES)
     @given(operator_cases(rpc))
@@ -220,6 +224,8 @@ def test_cancel_and_operator_rpcs_answer_only_ok_or_invalid_argument(trigger: Tr
             assert field_violations(answer.status), "INVALID_ARGUMENT without field violations"
 
     one_call()
+    errors = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], f"{rpc} logged errors: {errors[:3]}"
     tried = {key.split("/", 1)[1] for key in _REPORT if key.startswith(f"{rpc}/")}
     assert {f"{VALID}:OK", f"{ANY}:INVALID_ARGUMENT"} <= tried, f"{rpc}: only {sorted(tried)} tried"
 
