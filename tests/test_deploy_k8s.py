@@ -232,3 +232,11 @@ def test_custom_resources_monitors_select_the_metrics_ports(rendered):
     for endpoint in pod_monitor["spec"]["podMetricsEndpoints"]:
         assert endpoint["path"] == "/metrics"
         assert container_ports[endpoint["port"]] == int(rendered.config["AUTOMATION_EXECUTOR_METRICS_PORT"])
+    # Job names as deploy/prometheus/prometheus.yml scrapes them (the dashboard's job variable, alerts).
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"]
+    jobs = {job["job_name"] for job in scrape}
+    endpoints = [(e, "automation-trigger") for e in service_monitor["spec"]["endpoints"]]
+    endpoints += [(e, "automation-executor") for e in pod_monitor["spec"]["podMetricsEndpoints"]]
+    for endpoint, name in endpoints:
+        (relabel,) = [r for r in endpoint["relabelings"] if r["targetLabel"] == "job"]
+        assert relabel["replacement"] == name and name in jobs

@@ -342,6 +342,10 @@ def test_network_policies_deny_by_default_and_allow_only_what_is_needed(rendered
                 assert rule.get("from"), f"{policy['metadata']['name']}: ingress from anywhere"
                 for peer in rule["from"]:
                     assert "ipBlock" not in peer and peer.get("podSelector", {}).get("matchLabels"), peer
+        # The brokers the settings name are reachable (a TLS listener on another port needs its policy).
+        if 9092 in EGRESS_PORTS[component]:
+            brokers = rendered.config["AUTOMATION_KAFKA_BOOTSTRAP_SERVERS"].split(",")
+            assert {int(broker.rsplit(":", 1)[1]) for broker in brokers} <= egress, component
     trigger = rendered.one("NetworkPolicy", "automation-trigger")["spec"]["ingress"]
     grpc_port = int(rendered.config["AUTOMATION_GRPC_PORT"])
     (grpc_rule,) = [r for r in trigger if {p["port"] for p in r["ports"]} == {grpc_port}]

@@ -131,8 +131,12 @@ def variant_dir(variant: str, scratch: Path) -> Path:
     overlay = copy / "overlays/prod"
     if variant == "prod-pinned":
         pin_image(overlay / "kustomization.yaml")
-    elif variant == "prod-secure":
+    elif variant == "prod-secure":  # as components/kafka-security says: brokers on the TLS listener
         add_components(overlay / "kustomization.yaml", SECURITY_COMPONENTS)
+        for name in ("kustomization.yaml", "executor-scaledobject.yaml"):
+            text = (overlay / name).read_text()
+            assert "kafka-bootstrap.kafka.svc:9092" in text, name
+            (overlay / name).write_text(text.replace(":9092", f":{KAFKA_TLS_PORT}"))
     return overlay
 
 
