@@ -319,6 +319,9 @@ def test_retention_cron_job_never_overlaps(rendered):
     cron = rendered.one("CronJob", "automation-prune")["spec"]
     assert cron["concurrencyPolicy"] == "Forbid"
     assert cron["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    # No terminal in a CronJob: prune refuses to delete without --yes (and would exit 2 every night).
+    (container,) = cron["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:2] == ["automationctl", "prune"] and "--yes" in container["command"]
 
 
 def test_network_policies_deny_by_default_and_allow_only_what_is_needed(rendered):
