@@ -97,7 +97,7 @@ COMMANDS = {
     "topics": ["automationctl", "topics", "ensure"],
     "trigger": ["automation-trigger"],
     "executor": ["automation-executor"],
-    "prune": ["automationctl", "prune"],
+    "prune": ["automationctl", "prune", "--yes"],  # no terminal in a CronJob
 }
 
 
