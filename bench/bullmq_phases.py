@@ -23,6 +23,7 @@ from bench.poller import Poller
 from bench.stats import latency_ms, rate
 
 POLL_S = 0.05
+LOOKBACK_IDS = 200  # far more than the worker's rows in flight (concurrency 5)
 
 
 def _cores(used: dict[str, float], window_s: float) -> dict[str, float]:
@@ -119,7 +120,8 @@ def _paced(
     log: Path,
     redis_pid: int | None,
 ) -> dict:
-    poller = Poller(db, start_id=reader.max_id())
+    # the worker commits each row on its own, on up to 5 connections: ids become visible out of order
+    poller = Poller(db, start_id=reader.max_id(), lookback_ids=LOOKBACK_IDS)
     try:
         paced = {**config, "mode": "paced", "rate": per_s, "durationS": duration_s}
         paced["bookingPrefix"] = f"{config['bookingPrefix']}r{per_s:g}"

@@ -3,7 +3,9 @@ nor the GIL delays the polls: ``SELECT id, job_id, status FROM event_log WHERE i
 ``interval_s``, recording when each succeeded job id was first seen (``time.monotonic()``).
 
 Ids only grow in commit order here: one executor writes each batch in one transaction, so a row with a
-lower id can never become visible after a higher one was read.
+lower id can never become visible after a higher one was read. Writers that commit rows one by one on
+several connections (the BullMQ worker of scenario 7) do not keep that order: ``lookback_ids`` makes
+every poll read again that many ids below the highest seen, so a row committed late is still found.
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ def _connect(db: Database) -> tuple[Any, str]:
     return psycopg.connect(conninfo, autocommit=True), "%s"
 
 
-def _poll_main(db: Database, start_id: int, interval_s: float, stop, ready, seen_count, results) -> None:
+def _poll_main(
+    db: Database, start_id: int, interval_s: float, lookback_ids: int, stop, ready, seen_count, results
+) -> None:
     conn, placeholder = _connect(db)
     query, last = QUERY.format(placeholder), start_id
     seen: dict[str, float] = {}
     ticks: list[float] = []
     ready.set()
     while not stop.is_set():
-        rows = conn.execute(query, (last,)).fetchall()
+        rows = conn.execute(query, (max(last - lookback_ids, start_id),)).fetchall()
         now = time.monotonic()
         ticks.append(now)
         for row_id, job_id, status in rows:
@@ -63,11 +67,11 @@ def _poll_main(db: Database, start_id: int, interval_s: float, stop, ready, seen
 
 
 class Poller:
-    def __init__(self, db: Database, start_id: int, interval_s: float = 0.001) -> None:
+    def __init__(self, db: Database, start_id: int, interval_s: float = 0.001, lookback_ids: int = 0) -> None:
         self._stop, self._ready = _CTX.Event(), _CTX.Event()
         self._seen = _CTX.Value("i", 0)
         self._results = _CTX.Queue()
-        args = (db, start_id, interval_s, self._stop, self._ready, self._seen, self._results)
+        args = (db, start_id, interval_s, lookback_ids, self._stop, self._ready, self._seen, self._results)
         self._proc = _CTX.Process(target=_poll_main, args=args, daemon=True)
         self._proc.start()
         if not self._ready.wait(30):

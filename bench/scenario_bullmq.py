@@ -13,6 +13,7 @@ never flushed. Without node (>= 20) and npm the BullMQ side is skipped, with a m
 from __future__ import annotations
 
 import subprocess
+import time
 from typing import Any
 
 from bench import bullmq_phases as phases
@@ -85,7 +86,9 @@ def _measure_bullmq(stack: Stack, sizes: dict, result: ScenarioResult) -> dict[s
             rows = phases.end_to_end(base, db, sorted(plan.items()), log, redis_pid)
         theirs["e2e"] = {row["rate_per_s"]: row for row in rows}
     finally:
-        run_to_end({**base, "mode": "obliterate", "queues": QUEUES}, log, timeout_s=120)
+        t0 = time.monotonic()
+        run_to_end({**base, "mode": "obliterate", "queues": QUEUES}, log, timeout_s=300)
+        result.notes.append(f"BullMQ keys removed (obliterate) in {time.monotonic() - t0:.1f}s")
     result.notes.append(f"bullmq phases (JSON 'details' has everything): {_brief(theirs)}")
     return theirs
 
