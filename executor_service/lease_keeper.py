@@ -7,8 +7,8 @@ persisted), so a thread of its own — not the batch loop, which may be blocked 
 leases of the batch in hand every ``lease_s / DEDUP_LEASE_RENEWALS_PER_LEASE`` seconds, from the moment
 they are claimed until the batch's keys are marked done or released. A renewal touches only keys that
 still hold this worker's lease (a `sent` or `done` marker, or another worker's lease, is left alone).
-If a renewal fails (Redis unreachable) the next one tries again; after ``DEDUP_LEASE_RENEWALS_PER_LEASE
-- 1`` failures in a row a lease can lapse, as it would for a worker cut off from Redis.
+If a renewal fails (Redis unreachable) the next one tries again and still comes in time; a lease lapses
+only when Redis stays out of reach for most of a lease length, as for a worker cut off from Redis.
 """
 
 from __future__ import annotations

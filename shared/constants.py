@@ -42,7 +42,7 @@ DEDUP_KEY_PREFIX = "automation:dedup:"  # executor: idempotency key -> done mark
 BOOKING_KEY_PREFIX = "automation:booking:"  # booking id -> newest versions, state, cancellations
 
 # Executor leases (executor_service/lease_keeper.py, partition_ledger.py): a held lease is renewed this
-# many times per lease length (two renewals may fail before it lapses); a job blocked by another
+# many times per lease length (one may fail and the next still comes in time); a job blocked by another
 # worker's lease is tried again after this long, alone (the messages behind it are not run again).
 DEDUP_LEASE_RENEWALS_PER_LEASE = 3
 BLOCKED_RETRY_S = 1.0
