@@ -9,11 +9,13 @@ Then the trigger and the executor run as child processes with that configuration
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from shared.config import Settings
 from shared.db.migrate import upgrade
@@ -22,6 +24,7 @@ from shared.kafka import ensure_topic_specs
 from shared.topics import topic_specs
 
 DEFAULT_KAFKA_PORT = 9092
+STOP_SIGNAL_GRACE_S = 1.0
 
 
 def _start_backends(settings: Settings) -> tuple[dict[str, str], list[EmbeddedProcess]]:
@@ -48,36 +51,68 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _interrupt(*_args) -> None:
-    raise KeyboardInterrupt
+class _StopRequest:
+    """Ctrl-C (SIGINT, sent by a terminal to the whole process group) or SIGTERM asks for a clean stop.
+
+    The children get the terminal's SIGINT too and may exit before this process notices its own
+    signal, so a child's exit is only called a failure when no stop was requested meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, *_args) -> None:
+        self.requested = True
+
+
+def _first_exit(children: dict[str, subprocess.Popen], stop: _StopRequest) -> tuple[str, int] | None:
+    """Wait until a stop is requested (None) or a child exits on its own ((name, exit code))."""
+    while not stop.requested:
+        for name, child in children.items():
+            if child.poll() is not None:
+                # A terminal's Ctrl-C reaches every process of the group at once: give our own
+                # handler time to run before calling the child's exit a failure.
+                deadline = time.monotonic() + STOP_SIGNAL_GRACE_S
+                while not stop.requested and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                return None if stop.requested else (name, child.returncode)
+        time.sleep(0.2)
+    return None
 
 
 def main() -> int:
+    stop = _StopRequest()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
     settings = Settings()
     env, backends = _start_backends(settings)
     settings = Settings(**{k.removeprefix("AUTOMATION_").lower(): v for k, v in env.items()})
-    children: list[subprocess.Popen] = []
+    children: dict[str, subprocess.Popen] = {}
     try:
         upgrade(settings.sqlalchemy_url)
         ensure_topic_specs(settings.kafka_bootstrap_servers, topic_specs(settings))
         # Reflection (off by default) so that `grpcurl ... list` works on the dev stack.
         child_env = {"AUTOMATION_GRPC_REFLECTION": "true", **os.environ, **env}
         for module in ("trigger_service", "executor_service"):
-            children.append(subprocess.Popen([sys.executable, "-m", module], env=child_env))
+            if stop.requested:
+                return 0
+            children[module] = subprocess.Popen([sys.executable, "-m", module], env=child_env)
+        if stop.requested:
+            return 0
         _print_banner(settings)
-        signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it like Ctrl-C
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("a service exited; stopping everything", file=sys.stderr)
+        exited = _first_exit(children, stop)
+        if exited is None:
+            return 0
+        name, code = exited
+        print(f"{name} exited on its own (exit code {code}); stopping everything", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-        for child in children:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
-        for child in children:
+        for child in children.values():
             try:
                 child.wait(timeout=settings.shutdown_grace_s + 5)
             except subprocess.TimeoutExpired:
@@ -85,6 +120,17 @@ def main() -> int:
         for backend in reversed(backends):
             backend.stop()
         print("stopped", file=sys.stderr)
+
+
+def _grpcurl() -> str:
+    """grpcurl as a command that works from the current directory (it is installed in the venv)."""
+    installed = Path(sys.executable).parent / "grpcurl"
+    if not installed.exists():
+        return shutil.which("grpcurl") or "grpcurl"
+    try:
+        return str(installed.relative_to(Path.cwd()))
+    except ValueError:
+        return str(installed)
 
 
 def _print_banner(settings: Settings) -> None:
@@ -96,7 +142,7 @@ def _print_banner(settings: Settings) -> None:
                 "",
                 "automation pipeline is up (Ctrl-C stops everything)",
                 f"  gRPC (trigger)      localhost:{settings.grpc_port}",
-                f"                      try: grpcurl -plaintext localhost:{settings.grpc_port} list",
+                f"                      try: {_grpcurl()} -plaintext localhost:{settings.grpc_port} list",
                 f"  trigger metrics     http://localhost:{settings.trigger_metrics_port}/metrics",
                 f"  executor metrics    http://localhost:{settings.executor_metrics_port}/metrics",
                 f"  Kafka               {settings.kafka_bootstrap_servers}  topic {settings.jobs_topic}",

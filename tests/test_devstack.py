@@ -52,6 +52,7 @@ def test_make_run_serves_grpcurl_demo_metrics_and_stops_on_ctrl_c(devstack_env):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
     )
     output: list[str] = []
     try:
@@ -64,6 +65,18 @@ def test_make_run_serves_grpcurl_demo_metrics_and_stops_on_ctrl_c(devstack_env):
         wait_for_port("127.0.0.1", int(env["AUTOMATION_GRPC_PORT"]), 20)
 
         grpcurl = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")
+        # The banner's own commands work as printed, from the repo root, with no venv on PATH.
+        try_line = next(line for line in output if "try:" in line).split("try:", 1)[1].strip()
+        assert try_line.startswith(".venv/bin/grpcurl ") or not (ROOT / ".venv").exists(), try_line
+        bare_env = {**env, "PATH": "/usr/bin:/bin"}
+        banner_listed = subprocess.run(
+            try_line, shell=True, cwd=ROOT, env=bare_env, capture_output=True, text=True, timeout=20
+        )
+        assert "automation.v1.AutomationService" in banner_listed.stdout.split(), banner_listed.stderr
+        for line in output:
+            for word in line.split():
+                if word.startswith("http://"):
+                    assert _get(word)[0] == 200, word
         listed = subprocess.run(
             [grpcurl, "-plaintext", grpc_addr, "list"], capture_output=True, text=True, timeout=20
         )
@@ -106,13 +119,62 @@ def test_make_run_serves_grpcurl_demo_metrics_and_stops_on_ctrl_c(devstack_env):
         assert _get(executor_metrics + "/healthz")[0] == 200
         assert _get(executor_metrics + "/readyz")[0] == 200
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the whole group
         rest, _ = proc.communicate(timeout=40)
         output.append(rest)
     log = "".join(output)
     assert proc.returncode == 0, log
+    assert "exited" not in log, log
     assert "trigger service stopped" in log and "executor service stopped" in log
     # Everything it started is gone: the broker and the services' ports no longer answer.
     for port in (kafka_port, int(env["AUTOMATION_GRPC_PORT"])):
         with pytest.raises(RuntimeError):
             wait_for_port("127.0.0.1", port, 0.5)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, None])
+def test_make_run_stops_cleanly_on_sigterm_and_loudly_when_a_service_dies(devstack_env, stop_signal):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools.devstack"],
+        cwd=ROOT,
+        env=devstack_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not any("make demo" in line for line in output):
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(output)
+            output.append(proc.stdout.readline())
+        wait_for_port("127.0.0.1", int(devstack_env["AUTOMATION_GRPC_PORT"]), 30)
+        time.sleep(2)  # both services past start-up (their signal handlers installed)
+        if stop_signal is not None:
+            proc.send_signal(stop_signal)  # `kill <pid>`: the parent alone
+        else:
+            executor = next(c for c in _children(proc.pid) if "executor_service" in _cmdline(c))
+            os.kill(executor, signal.SIGKILL)  # the service dies on its own
+        rest, _ = proc.communicate(timeout=60)
+        output.append(rest)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    log = "".join(output)
+    if stop_signal is not None:
+        assert proc.returncode == 0, log
+        assert "exited" not in log and "trigger service stopped" in log, log
+    else:
+        assert proc.returncode == 1, log
+        assert "executor_service exited on its own (exit code -9); stopping everything" in log, log
+        assert "trigger service stopped" in log, log  # the other service was stopped, not left behind
