@@ -92,7 +92,8 @@ def validate_enqueue_request(
         return out
     type_ok = _check_enum(out, "automation_type", req.automation_type, pb.AutomationType)
     recipient_ok = _check_enum(out, "recipient", req.recipient, pb.Recipient)
-    if type_ok and recipient_ok and req.recipient not in SERVED_RECIPIENTS[req.automation_type]:
+    pair_served = type_ok and recipient_ok and req.recipient in SERVED_RECIPIENTS[req.automation_type]
+    if type_ok and recipient_ok and not pair_served:
         served = ", ".join(sorted(RECIPIENT_NAMES[r] for r in SERVED_RECIPIENTS[req.automation_type]))
         out.append(
             Violation("recipient", f"{AUTOMATION_TYPE_NAMES[req.automation_type]} is sent to: {served}")
@@ -111,7 +112,9 @@ def validate_enqueue_request(
     if not req.HasField("booking"):
         out.append(Violation("booking", "is required"))
         return out
-    _check_booking(out, req.booking, req.automation_type, req.recipient)
+    # What the booking must hold depends on the (type, recipient) pair: none is derived from a pair
+    # that is not served, whose own violation above says what to fix.
+    _check_booking(out, req.booking, req.automation_type, req.recipient if pair_served else None)
     return out
 
 
@@ -154,7 +157,7 @@ def _summary(violations: Sequence[Violation], shown: int = 10) -> str:
     return f"{len(fields)} invalid field{'s' if len(fields) != 1 else ''}: {listed}"
 
 
-def _check_booking(out: list[Violation], b: pb.Booking, automation_type: int, recipient: int) -> None:
+def _check_booking(out: list[Violation], b: pb.Booking, automation_type: int, recipient: int | None) -> None:
     _check_format(out, "booking.id", b.id, _ID, required=True)
     if b.version < 0:
         out.append(Violation("booking.version", "must be >= 0"))
@@ -184,9 +187,9 @@ def _check_client(out: list[Violation], b: pb.Booking) -> None:
         out.append(Violation("booking.client.email", problem))
 
 
-def _check_sitter(out: list[Violation], b: pb.Booking, automation_type: int, recipient: int) -> None:
+def _check_sitter(out: list[Violation], b: pb.Booking, automation_type: int, recipient: int | None) -> None:
     if not b.HasField("sitter"):
-        if needs_sitter(automation_type, recipient):
+        if recipient is not None and needs_sitter(automation_type, recipient):
             out.append(Violation("booking.sitter", "is required for this automation type and recipient"))
         return
     s = b.sitter
