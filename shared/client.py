@@ -5,7 +5,9 @@ backoff and jitter, up to ``retries`` times; enqueue requests get their idempote
 attempt (the server's default key when the caller set none), so a retry can never enqueue twice.
 INVALID_ARGUMENT raises :class:`InvalidRequest` with the field violations; retries exhausted raise
 :class:`Unavailable`; UNAUTHENTICATED and PERMISSION_DENIED raise :class:`AccessDenied`; any other status
-raises :class:`AutomationClientError`.
+raises :class:`AutomationClientError`. One vocabulary (``shared/client_vocabulary.py``): automation types
+are taken as stable names, proto names or ints (an unknown one raises InvalidRequest before any call);
+runs carry stable names and statuses as strings; batch items' errors come decoded (:class:`ItemResult`).
 
 Credentials (``shared/client_credentials.py``): ``token`` is sent as ``authorization: Bearer <token>`` on
 every call; ``ca_file`` / ``tls=True`` make the channel TLS, ``cert_file`` + ``key_file`` add a client
@@ -17,16 +19,28 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import code_pb2
 from grpc_status import rpc_status
 
 from shared.client_credentials import ClientCredentials
+from shared.client_vocabulary import (
+    CancelResult,
+    ItemResult,
+    TypeLike,
+    dead_letter_filter,
+    item_result,
+    type_values,
+    violations_of,
+)
+from shared.client_vocabulary import (
+    ItemError as ItemError,  # re-exported: ItemResult.error
+)
 from shared.constants import MAX_IDEMPOTENCY_KEY_LEN
 from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -36,6 +50,7 @@ MAX_BATCH_ITEMS = 500  # EnqueueAutomations and ReplayDeadLetters take at most t
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 _KEY_RE = re.compile(r"[\x21-\x7e]+")  # the trigger's rule for idempotency keys
 Resp = TypeVar("Resp")
+FilterLike = pb.DeadLetterFilter | Mapping[str, Any] | None
 
 
 class AutomationClientError(Exception):
@@ -86,16 +101,6 @@ def with_idempotency_key(req: pb.EnqueueAutomationRequest) -> pb.EnqueueAutomati
     return out
 
 
-def violations_of(status: status_pb2.Status) -> list[tuple[str, str]]:
-    """(field, description) of every ``google.rpc.BadRequest`` field violation in ``status.details``."""
-    out: list[tuple[str, str]] = []
-    for detail in status.details:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            out.extend((v.field, v.description) for v in bad.field_violations)
-    return out
-
-
 class AutomationClient:
     """Client of the trigger service at ``target`` (``host:port``). No network I/O until the first call
     (the credential files are read here: a missing one raises ValueError)."""
@@ -143,15 +148,16 @@ class AutomationClient:
         requests: Sequence[pb.EnqueueAutomationRequest],
         *,
         on_progress: Callable[[int], None] | None = None,
-    ) -> list[pb.EnqueueItemResult]:
-        """One result per request, in order, sent in chunks of 500. Items answered UNAVAILABLE are sent
+    ) -> list[ItemResult]:
+        """One :class:`ItemResult` per request, in order (``accepted``, or ``error`` with its status
+        name, message and decoded violations), sent in chunks of 500. Items answered UNAVAILABLE are sent
         again (same keys) up to ``retries`` times; those still failing keep their error result.
         ``on_progress(n)`` is told how many items got their final result after each chunk."""
         keyed = [with_idempotency_key(r) for r in requests]
-        results: list[pb.EnqueueItemResult] = []
+        results: list[ItemResult] = []
         for start in range(0, len(keyed), MAX_BATCH_ITEMS):
             chunk = keyed[start : start + MAX_BATCH_ITEMS]
-            results.extend(self._enqueue_chunk(chunk))
+            results.extend(item_result(r) for r in self._enqueue_chunk(chunk))
             if on_progress is not None:
                 on_progress(len(chunk))
         return results
@@ -173,10 +179,15 @@ class AutomationClient:
 
     # --- cancel and reads ------------------------------------------------------------------------
 
-    def cancel(self, booking_id: str, automation_types: Sequence[int] = ()) -> datetime:
-        """Cancel the booking's jobs of ``automation_types`` (none: all) enqueued before the returned time."""
-        request = pb.CancelAutomationsRequest(booking_id=booking_id, automation_types=list(automation_types))
-        return self._call(self._stub.CancelAutomations, request).cancelled_at.ToDatetime(tzinfo=UTC)
+    def cancel(self, booking_id: str, automation_types: Sequence[TypeLike] = ()) -> CancelResult:
+        """Cancel the booking's jobs of ``automation_types`` (names, proto names or ints; none: all)
+        enqueued before ``cancelled_at``; ``cancelled_runs`` are the pending jobs' new ``cancelled`` rows."""
+        types, bad = type_values(automation_types, "automation_types")
+        if bad:
+            raise InvalidRequest("unknown automation type", bad, self.target)
+        request = pb.CancelAutomationsRequest(booking_id=booking_id, automation_types=types)
+        response = self._call(self._stub.CancelAutomations, request)
+        return CancelResult(response.cancelled_at.ToDatetime(tzinfo=UTC), list(response.cancelled_runs))
 
     def runs(
         self,
@@ -195,17 +206,17 @@ class AutomationClient:
         for response in self._pages(self._stub.GetAutomationRuns, request):
             yield from response.runs
 
-    def dead_letters(
-        self, filter: pb.DeadLetterFilter | None = None, page_size: int = 100
-    ) -> Iterator[pb.DeadLetter]:
-        """Dead letters matching ``filter`` (None: every one not replayed yet), newest first."""
-        request = pb.ListDeadLettersRequest(filter=filter or pb.DeadLetterFilter(), page_size=page_size)
-        for response in self._pages(self._stub.ListDeadLetters, request):
-            yield from response.dead_letters
+    def dead_letters(self, filter: FilterLike = None, page_size: int = 100) -> Iterator[pb.DeadLetter]:
+        """Dead letters matching ``filter`` (None: every one not replayed yet), newest first; a filter is
+        a ``pb.DeadLetterFilter`` or a dict (``client_vocabulary.dead_letter_filter``)."""
+        request = pb.ListDeadLettersRequest(filter=self._filter(filter), page_size=page_size)  # raises now
+        return (
+            d for response in self._pages(self._stub.ListDeadLetters, request) for d in response.dead_letters
+        )
 
     def replay(
         self,
-        filter: pb.DeadLetterFilter | None = None,
+        filter: FilterLike = None,
         *,
         dry_run: bool = False,
         max_per_second: float = 0.0,
@@ -216,7 +227,7 @@ class AutomationClient:
         When paced (``max_per_second`` > 0) the deadline grows by the time the pacing takes.
         """
         request = pb.ReplayDeadLettersRequest(
-            filter=filter or pb.DeadLetterFilter(),
+            filter=self._filter(filter),
             dry_run=dry_run,
             max_per_second=max_per_second,
             limit=limit,
@@ -225,6 +236,12 @@ class AutomationClient:
         return self._call(self._stub.ReplayDeadLetters, request, timeout_s=self.timeout_s + extra_s)
 
     # --- plumbing --------------------------------------------------------------------------------
+
+    def _filter(self, filter: FilterLike) -> pb.DeadLetterFilter:
+        out, bad = dead_letter_filter(filter)
+        if bad:
+            raise InvalidRequest("invalid dead-letter filter", bad, self.target)
+        return out
 
     def close(self) -> None:
         """Close the channel (unless it was passed in by the caller)."""

@@ -225,9 +225,11 @@ def test_enqueue_from_json_yaml_and_flags_then_runs_and_cancel(settings, capsys,
         code, out, _ = cli(
             capsys, "--target", target, "cancel", "--booking-id", booking, "--type", "paymentReminder"
         )
-        assert code == 0 and f"cancelled paymentReminder automations of booking {booking}" in out
+        assert code == 0 and f"nothing pending to cancel for booking {booking} (paymentReminder)" in out
+        assert "accepted before" in out  # the instant still cancels jobs accepted and not yet run
         code, doc = cli_json(capsys, "--target", target, "cancel", "--booking-id", booking)
         assert code == 0 and doc["automation_types"] == [] and doc["cancelled_at"].endswith("Z")
+        assert doc["pending_jobs"] == 0 and doc["cancelled_runs"] == []
 
 
 @pytest.mark.slow

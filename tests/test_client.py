@@ -216,9 +216,31 @@ def test_invalid_argument_raises_invalid_request_with_violations(settings) -> No
 def test_enqueue_many_and_cancel_on_the_real_trigger(settings) -> None:
     good, bad = sample_request(bid()), sample_request(bid())
     bad.booking.timezone = "Mars/Olympus"
+    wrong_recipient = sample_request(bid(), pb.AUTOMATION_TYPE_SITTER_ASSIGNMENT, pb.RECIPIENT_OWNER)
+    wrong_recipient.booking.ClearField("sitter")
     with running_trigger(settings) as (_, trigger), AutomationClient(f"127.0.0.1:{trigger.port}") as client:
-        results = client.enqueue_many([good, bad, good])
-        cancelled_at = client.cancel(good.booking.id, [pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT])
-    assert [r.WhichOneof("result") for r in results] == ["accepted", "error", "accepted"]
-    assert results[2].accepted.duplicate and results[1].error.code == code_pb2.INVALID_ARGUMENT
-    assert abs(cancelled_at - datetime.now(UTC)) < timedelta(seconds=10)
+        results = client.enqueue_many([good, bad, good, wrong_recipient])
+        with pytest.raises(InvalidRequest) as unary_err:
+            client.enqueue(wrong_recipient)
+        cancelled = client.cancel(
+            good.booking.id, ["paymentReminder", "AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT", 2]
+        )
+        with pytest.raises(InvalidRequest) as unknown_type:
+            client.cancel(good.booking.id, ["paymentreminder"])
+        letters = list(client.dead_letters({"automation_types": ["paymentReminder"], "booking_id": bid()}))
+        with pytest.raises(InvalidRequest) as bad_filter:
+            client.dead_letters({"automation_type": ["paymentReminder"]})
+    assert [r.ok for r in results] == [True, False, True, False]
+    assert results[2].accepted is not None and results[2].accepted.duplicate
+    assert results[1].error is not None and results[1].error.code == "INVALID_ARGUMENT"
+    assert [field for field, _ in results[1].error.violations] == ["booking.timezone"]
+    # A recipient the type does not serve is reported alone, on both paths (no "booking.sitter").
+    assert [field for field, _ in results[3].error.violations] == ["recipient"]
+    assert [field for field, _ in unary_err.value.violations] == ["recipient"]
+    assert "sitterAssignment is sent to" in unary_err.value.violations[0][1]
+    assert abs(cancelled.cancelled_at - datetime.now(UTC)) < timedelta(seconds=10)
+    assert cancelled.pending_jobs == 0 and cancelled.cancelled_runs == []
+    assert unknown_type.value.violations[0][0] == "automation_types[0]"
+    assert "paymentReminder" in unknown_type.value.violations[0][1]  # it lists the names it knows
+    assert letters == []
+    assert bad_filter.value.violations == [("filter.automation_type", "unknown filter key")]

@@ -22,6 +22,7 @@ from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.redis_client import make_redis
 from trigger_service.auth import auth_interceptor
+from trigger_service.cancel import PendingCanceller
 from trigger_service.dependencies import DependencyMonitor
 from trigger_service.enqueue import Enqueuer
 from trigger_service.exposure import check_exposure, grpc_address
@@ -108,6 +109,7 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
         bookings,
         RunsReader(sessions),
         Replayer(sessions, producer, settings.jobs_topic),
+        PendingCanceller(sessions),
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import NoReturn
 
 import grpc
@@ -19,12 +20,13 @@ from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from shared.tracing import current_traceparent
 from trigger_service import metrics
+from trigger_service.cancel import PendingCanceller
 from trigger_service.coalescer import EnqueueCoalescer
 from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer
-from trigger_service.operations import OperationsMixin
+from trigger_service.operations import OperationsMixin, guard_eventlog
 from trigger_service.operator_validation import validate_cancel
 from trigger_service.replay import Replayer
-from trigger_service.runs import RunsReader
+from trigger_service.runs import RunsReader, to_run
 from trigger_service.validation import Violation, bad_request_status
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
         bookings: BookingStates,
         runs: RunsReader,
         replayer: Replayer,
+        canceller: PendingCanceller,
     ) -> None:
         self._config = config
         self._enqueuer = enqueuer
@@ -54,6 +57,7 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
         self._bookings = bookings
         self._runs = runs
         self._replayer = replayer
+        self._canceller = canceller
 
     def EnqueueAutomations(self, request: pb.EnqueueAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
         if len(request.requests) > MAX_BATCH_ITEMS:
@@ -105,8 +109,13 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
         except redis.RedisError:
             log.warning("booking state store unavailable", exc_info=True)
             context.abort(grpc.StatusCode.UNAVAILABLE, "booking state store unavailable; retry")
-        log.info("automations cancelled", extra={"automation_types": types or ["*"]})
-        response = pb.CancelAutomationsResponse()
+        # The instant above is the cancel; the rows make it visible in `runs` at once (cancel.py).
+        at = datetime.fromtimestamp(now_ns / 1e9, UTC)
+        rows = guard_eventlog(context, lambda: self._canceller.cancel_pending(request.booking_id, types, at))
+        log.info(
+            "automations cancelled", extra={"automation_types": types or ["*"], "pending_jobs": len(rows)}
+        )
+        response = pb.CancelAutomationsResponse(cancelled_runs=[to_run(row) for row in rows])
         response.cancelled_at.FromNanoseconds(now_ns)
         return response
 

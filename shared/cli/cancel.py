@@ -6,7 +6,8 @@ import argparse
 
 from shared.cli import convert
 from shared.cli.context import Context
-from shared.cli.output import OK
+from shared.cli.output import OK, as_dict
+from shared.cli.runs import RUN_HEADERS, run_rows
 from shared.names import type_name
 
 
@@ -22,12 +23,26 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 def run(args: argparse.Namespace, ctx: Context) -> int:
     types = convert.type_list(args.type)
     with ctx.client() as client:
-        cancelled_at = client.cancel(args.booking_id, types)
+        result = client.cancel(args.booking_id, types)
     names = [type_name(t) for t in types]
-    when = cancelled_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    ctx.out.document({"booking_id": args.booking_id, "automation_types": names, "cancelled_at": when})
-    ctx.out.line(
-        f"cancelled {', '.join(names) if names else 'all'} automations of booking {args.booking_id} "
-        f"enqueued before {when}"
+    when = result.cancelled_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    ctx.out.document(
+        {
+            "booking_id": args.booking_id,
+            "automation_types": names,
+            "cancelled_at": when,
+            "pending_jobs": result.pending_jobs,
+            "cancelled_runs": [as_dict(run) for run in result.cancelled_runs],
+        }
     )
+    what = ", ".join(names) if names else "all"
+    if result.pending_jobs:
+        ctx.out.line(
+            f"cancelled {result.pending_jobs} pending job(s) ({what}) of booking {args.booking_id}; "
+            f"they show `cancelled` in runs now"
+        )
+        ctx.out.table(RUN_HEADERS, run_rows(result.cancelled_runs))
+    else:
+        ctx.out.line(f"nothing pending to cancel for booking {args.booking_id} ({what})")
+    ctx.out.line(f"jobs of this booking ({what}) accepted before {when} and not yet run will not send either")
     return OK

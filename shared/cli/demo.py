@@ -44,12 +44,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.client() as client:
         with ctx.out.bar(len(requests), "enqueue") as bar:
             results = client.enqueue_many(requests, on_progress=bar.advance)
-        jobs = {r.accepted.job_id for r in results if r.HasField("accepted")}
+        jobs = {r.accepted.job_id for r in results if r.accepted is not None}
         runs = _wait_for_runs(client, bookings, jobs, args.wait)
     ctx.out.document(
         {
             "bookings": bookings,
-            "results": [as_dict(r) for r in results],
+            "results": [
+                {"accepted": as_dict(r.accepted)} if r.accepted else {"error": r.error.message}
+                for r in results
+            ],
             "runs": [as_dict(r) for r in runs],
         }
     )

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from google.rpc import code_pb2
-
 from shared.cli import request_input
 from shared.cli.context import Context
 from shared.cli.output import OK, PARTIAL, USAGE, InputError, as_dict, iso, short
-from shared.client import violations_of, with_idempotency_key
+from shared.client import ItemError, with_idempotency_key
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 SHOWN_ROWS = 50  # humans see the first rows of a large batch; --json has them all
@@ -57,7 +55,7 @@ def _many(ctx: Context, requests: list[pb.EnqueueAutomationRequest]) -> int:
         results = client.enqueue_many(requests, on_progress=bar.advance)
     rows, docs = [], []
     for request, result in zip(requests, results, strict=True):
-        if result.HasField("accepted"):
+        if result.accepted is not None:
             rows.append(_accepted_row(result.accepted))
             docs.append({"accepted": as_dict(result.accepted)})
         else:
@@ -66,7 +64,7 @@ def _many(ctx: Context, requests: list[pb.EnqueueAutomationRequest]) -> int:
             rows.append([key, _error_name(result.error.code), "", problems[0]])
             rows.extend(["", "", "", problem] for problem in problems[1:])
             docs.append({"idempotency_key": key, "error": _error_doc(result.error)})
-    failed = [r for r in results if r.HasField("error")]
+    failed = [r for r in results if r.error is not None]
     ctx.out.document({"results": docs, "accepted": len(results) - len(failed), "failed": len(failed)})
     ctx.out.table(["key", "result", "job", "sends / error"], rows[:SHOWN_ROWS])
     if len(rows) > SHOWN_ROWS:
@@ -74,9 +72,7 @@ def _many(ctx: Context, requests: list[pb.EnqueueAutomationRequest]) -> int:
     ctx.out.line(f"{len(results) - len(failed)} accepted, {len(failed)} failed")
     if not failed:
         return OK
-    all_invalid = len(failed) == len(results) and all(
-        r.error.code == code_pb2.INVALID_ARGUMENT for r in failed
-    )
+    all_invalid = len(failed) == len(results) and all(r.error.code == "INVALID_ARGUMENT" for r in failed)
     return USAGE if all_invalid else PARTIAL
 
 
@@ -85,20 +81,19 @@ def _accepted_row(response: pb.EnqueueAutomationResponse) -> list[str]:
     return [response.idempotency_key, result, response.job_id, iso(response.due_at) or "now"]
 
 
-def _error_name(code: int) -> str:
-    return code_pb2.Code.Name(code).lower() if code in code_pb2.Code.values() else str(code)
+def _error_name(code: str) -> str:
+    return code.lower()
 
 
-def _describe(status: Any) -> list[str]:
-    violations = violations_of(status)
-    if violations:
-        return [short(f"{field}: {description}", 100) for field, description in violations]
-    return [short(status.message, 100)]
+def _describe(error: ItemError) -> list[str]:
+    if error.violations:
+        return [short(f"{field}: {description}", 100) for field, description in error.violations]
+    return [short(error.message, 100)]
 
 
-def _error_doc(status: Any) -> dict[str, Any]:
+def _error_doc(error: ItemError) -> dict[str, Any]:
     return {
-        "code": code_pb2.Code.Name(status.code) if status.code in code_pb2.Code.values() else status.code,
-        "message": status.message,
-        "violations": [{"field": f, "description": d} for f, d in violations_of(status)],
+        "code": error.code,
+        "message": error.message,
+        "violations": [{"field": f, "description": d} for f, d in error.violations],
     }

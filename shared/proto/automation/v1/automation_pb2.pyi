@@ -184,10 +184,12 @@ class CancelAutomationsRequest(_message.Message):
     def __init__(self, booking_id: _Optional[str] = ..., automation_types: _Optional[_Iterable[_Union[AutomationType, str]]] = ...) -> None: ...
 
 class CancelAutomationsResponse(_message.Message):
-    __slots__ = ("cancelled_at",)
+    __slots__ = ("cancelled_at", "cancelled_runs")
     CANCELLED_AT_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_RUNS_FIELD_NUMBER: _ClassVar[int]
     cancelled_at: _timestamp_pb2.Timestamp
-    def __init__(self, cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    cancelled_runs: _containers.RepeatedCompositeFieldContainer[AutomationRun]
+    def __init__(self, cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_runs: _Optional[_Iterable[_Union[AutomationRun, _Mapping]]] = ...) -> None: ...
 
 class AutomationRun(_message.Message):
     __slots__ = ("id", "job_id", "idempotency_key", "automation_type", "recipient", "booking_id", "status", "attempt", "started_at", "finished_at", "duration_ms", "error", "error_class", "inputs", "outputs", "replay_of", "kafka_topic", "kafka_partition", "kafka_offset")

@@ -1,0 +1,73 @@
+"""CancelAutomations, EventLog side: the booking's pending jobs get a ``cancelled`` row at once.
+
+The cancel itself is the instant written to the booking's Redis state (``shared/booking_state.py``):
+the executor's send-time check ends every job of the booking (and types) enqueued before it. What this
+module adds is visibility: a job whose latest EventLog row is ``scheduled`` or ``retry_scheduled`` is
+pending (accepted, not final), so it gets a ``cancelled`` row now and ``automationctl runs`` shows it
+cancelled at once instead of ``scheduled`` until its due time. When the job comes due, the executor's
+check ends it ``cancelled`` again (same final state; it never sends). Jobs accepted but with no row yet
+(still on the main topic) are not counted here; the instant still cancels them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.db.models import EventLog, EventStatus
+
+PENDING = (EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED)
+CANCELLED_BY = "CancelAutomations"
+
+
+class PendingCanceller:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def cancel_pending(self, booking_id: str, type_names: Sequence[str], at: datetime) -> list[EventLog]:
+        """Write a ``cancelled`` row for every pending job of ``booking_id`` (of ``type_names``; none:
+        every type) and return those rows, oldest job first."""
+        latest = select(func.max(EventLog.id)).where(EventLog.booking_id == booking_id)
+        if type_names:
+            latest = latest.where(EventLog.automation_type.in_(list(type_names)))
+        latest = latest.group_by(EventLog.job_id)
+        with self._sessions.begin() as session:
+            pending = list(
+                session.scalars(
+                    select(EventLog)
+                    .where(EventLog.id.in_(latest), EventLog.status.in_(PENDING))
+                    .order_by(EventLog.id)
+                )
+            )
+            rows = [_cancelled_row(row, at) for row in pending]
+            session.add_all(rows)
+            session.flush()  # assigns the ids the response carries
+            session.expunge_all()
+        return rows
+
+
+def _cancelled_row(row: EventLog, at: datetime) -> EventLog:
+    return EventLog(
+        job_id=row.job_id,
+        idempotency_key=row.idempotency_key,
+        automation_type=row.automation_type,
+        recipient=row.recipient,
+        booking_id=row.booking_id,
+        status=EventStatus.CANCELLED,
+        attempt=row.attempt,
+        inputs=row.inputs,
+        outputs={"cancelled_by": CANCELLED_BY, "was": row.status},
+        error=None,
+        error_class=None,
+        replay_of=row.replay_of,
+        traceparent=row.traceparent,
+        started_at=at,
+        finished_at=at,
+        duration_ms=0.0,
+        kafka_topic=row.kafka_topic,
+        kafka_partition=row.kafka_partition,
+        kafka_offset=row.kafka_offset,
+    )
