@@ -1,18 +1,15 @@
 """Processes one consumed batch and makes its outcome durable.
 
 ``run()``: 1 decode (undecodable → dead-letter topic) and set aside jobs due later; 2 lease every key
-(dedup.py), ask the database which keys already succeeded (its guard outlives a flushed Redis) and
-read the bookings' state (checks.py); 3 run jobs concurrently across bookings, in offset order within
-one — a job that no longer makes sense (cancelled, superseded, disabled, late) ends without sending —
-recording each delivery in Redis right after it (sent_marks.py: pipelined in the background, awaited
-before the batch ends).
-``persist()``: 4 publish onward (jobs due later to a delay topic, failures to a retry tier or the
-dead-letter topic) and wait for the acks; 5 commit the EventLog rows in one transaction; 6 mark final
-keys done, release the leases of the others.
-
-The leases taken in 2 are renewed in the background (lease_keeper.py) until 6 marks or releases them.
-Jobs whose key another worker holds are *blocked*: they get no row and, like jobs whose onward
-publish failed, are returned as unfinished; the caller must not commit offsets past the lowest of them.
+(dedup.py; renewed by lease_keeper.py until 6), ask the database which keys already succeeded (its guard
+outlives a flushed Redis) and read the bookings' state (checks.py); 3 run jobs concurrently across
+bookings, in offset order within one — a job that no longer makes sense (cancelled, superseded,
+disabled, late) ends without sending — recording each delivery in Redis right after it (sent_marks.py:
+pipelined in the background, awaited before the batch ends).
+``persist()`` (outcome.py): 4 publish onward (jobs due later to a delay topic, failures to a retry tier
+or the dead-letter topic) and wait for the acks; 5 commit the EventLog rows in one transaction; 6 mark
+final keys done, release the leases of the others. Jobs whose key another worker holds are *blocked*:
+no row; like those whose publish failed they are unfinished (no offset may be committed past them).
 """
 
 from __future__ import annotations
@@ -22,10 +19,8 @@ import queue
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
 
 from confluent_kafka import Message
 
@@ -35,8 +30,15 @@ from executor_service.dedup import DedupTable, Entry
 from executor_service.eventlog import EventLogWriter
 from executor_service.failures import Failure, classify
 from executor_service.lease_keeper import LeaseKeeper
+from executor_service.outcome import (
+    BatchOutcome,
+    Pending,
+    await_publishes,
+    job_log_context,
+    observe_end_to_end,
+)
 from executor_service.republish import Republisher
-from executor_service.runner import JobRun, JobRunner, event_row, traceparent_of
+from executor_service.runner import JobRun, JobRunner, event_row
 from executor_service.scheduling import Deferrer, due_in_s
 from executor_service.sent_marks import SentRecorder
 from shared import failpoints
@@ -47,37 +49,10 @@ from shared.errors import PoisonMessage
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.retry import RetryPolicy, compute_backoff, should_retry
-from shared.tracing import log_context, trace_id
 
 log = logging.getLogger(__name__)
 
-_PUBLISH_TIMEOUT_S = 15.0
 _Item = tuple[pb.AutomationJob, Message]
-
-
-@dataclass
-class _Pending:
-    """A publish that must be acknowledged before ``msg``'s offset may be committed."""
-
-    msg: Message
-    future: Future
-    row: dict[str, Any] | None
-
-
-@dataclass
-class BatchOutcome:
-    """What running a batch produced, and how far making it durable got."""
-
-    runs: list[JobRun]
-    poison: list[tuple[Message, Failure]]
-    blocked: list[Message]
-    deferred: list[_Item] = field(default_factory=list)  # due later: on to a delay topic
-    pending: list[_Pending] | None = None  # onward publishes, once started
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    unfinished: list[Message] = field(default_factory=list)
-    released: list[str] = field(default_factory=list)  # keys of runs whose outcome is not durable
-    rows_written: bool = False
-    marked: bool = False
 
 
 class BatchProcessor:
@@ -163,19 +138,19 @@ class BatchProcessor:
         """
         if outcome.pending is None:
             outcome.pending = [
-                _Pending(msg, self._republisher.dead_letter(msg, f, attempts=1), None)
+                Pending(msg, self._republisher.dead_letter(msg, f, attempts=1), None)
                 for msg, f in outcome.poison
             ]
             outcome.pending += [self._defer(job, msg) for job, msg in outcome.deferred]
             for run in outcome.runs:
-                with _job_log_context(run.job, run.msg):
+                with job_log_context(run.job, run.msg):
                     status, publish = self._disposition(run)
                 row = event_row(run, status, redact_contacts=self._runner.redact_contacts)
                 if publish is None:
                     outcome.rows.append(row)
                 else:
-                    outcome.pending.append(_Pending(run.msg, publish, row))
-            failed = self._await_publishes(outcome.pending, outcome.rows)
+                    outcome.pending.append(Pending(run.msg, publish, row))
+            failed = await_publishes(outcome.pending, outcome.rows)
             outcome.unfinished = [p.msg for p in failed] + outcome.blocked
             outcome.released = [p.row["idempotency_key"] for p in failed if p.row is not None]
         if not outcome.rows_written:
@@ -183,7 +158,7 @@ class BatchProcessor:
             outcome.rows_written = True
             for row in outcome.rows:
                 metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
-            _observe_end_to_end(outcome.runs, time.time())
+            observe_end_to_end(outcome.runs, time.time())
         if not outcome.marked:
             done = EventStatus.FINAL
             self._dedup.mark_done(
@@ -231,7 +206,7 @@ class BatchProcessor:
         runs = []
         seen = set(succeeded)
         for job, msg in items:
-            with _job_log_context(job, msg):
+            with job_log_context(job, msg):
                 run = self._run_one(job, msg, holders.get(job.idempotency_key), seen, snapshots, now_ms)
             if run is None:
                 blocked.append(msg)
@@ -273,7 +248,7 @@ class BatchProcessor:
         failpoints.reached("after_send")
         self._sent.record(run.job.idempotency_key, run.job.job_id, run.outputs or {})
 
-    def _defer(self, job: pb.AutomationJob, msg: Message) -> _Pending:
+    def _defer(self, job: pb.AutomationJob, msg: Message) -> Pending:
         """Send a job due later to its next delay topic; the first deferral writes a ``scheduled`` row."""
         topic, publish = self._deferrer.defer(job, msg, time.time_ns() // 1_000_000)
         metrics.DEFERRED_JOBS.labels(type_name(job.request.automation_type)).inc()
@@ -282,7 +257,7 @@ class BatchProcessor:
             due = job.due_at.ToDatetime(tzinfo=UTC).isoformat()
             scheduled = JobRun(job, msg, datetime.now(UTC), outputs={"due_at": due, "delay_topic": topic})
             row = event_row(scheduled, EventStatus.SCHEDULED, redact_contacts=self._runner.redact_contacts)
-        return _Pending(msg, publish, row)
+        return Pending(msg, publish, row)
 
     def _disposition(self, run: JobRun) -> tuple[str, Future | None]:
         """The run's EventLog status, and the publish (if any) that makes it durable."""
@@ -319,39 +294,7 @@ class BatchProcessor:
         )
         return EventStatus.DEAD_LETTERED, self._republisher.dead_letter(run.msg, failure, run.job.attempt)
 
-    @staticmethod
-    def _await_publishes(pending: list[_Pending], rows: list[dict[str, Any]]) -> list[_Pending]:
-        """Wait for the onward publishes; acked ones add their row; the failed ones are returned."""
-        wait([p.future for p in pending], timeout=_PUBLISH_TIMEOUT_S)
-        failed = []
-        for p in pending:
-            if p.future.done() and p.future.exception() is None:
-                if p.row is not None:
-                    rows.append(p.row)
-            else:
-                log.error(
-                    "onward publish failed; the message will be consumed again",
-                    extra={"topic": p.msg.topic(), "partition": p.msg.partition(), "offset": p.msg.offset()},
-                )
-                failed.append(p)
-        return failed
-
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self._sent.close()
         self._keeper.close()
-
-
-def _observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
-    """Enqueue call -> success row committed, for first attempts of jobs due at once."""
-    for run in runs:
-        sent = run.failure is None and not run.skipped and run.final_status is None
-        timed = run.job.HasField("enqueued_at") and not run.job.HasField("due_at")
-        if sent and timed and run.job.attempt == 1:
-            latency_s = committed_s - run.job.enqueued_at.ToNanoseconds() / 1e9
-            metrics.END_TO_END.labels(run.automation_type).observe(max(latency_s, 0.0))
-
-
-def _job_log_context(job: pb.AutomationJob, msg: Message):
-    """Log lines about ``job`` carry its id, attempt and trace id."""
-    return log_context(job_id=job.job_id, attempt=job.attempt, trace_id=trace_id(traceparent_of(msg)))

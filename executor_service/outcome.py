@@ -1,0 +1,79 @@
+"""What running a batch produced and how far making it durable got (batch.py), and the helpers of its
+persist stage: waiting for onward publishes, the end-to-end metric, log context per job."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Message
+
+from executor_service import metrics
+from executor_service.failures import Failure
+from executor_service.runner import JobRun, traceparent_of
+from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.tracing import log_context, trace_id
+
+log = logging.getLogger(__name__)
+
+_PUBLISH_TIMEOUT_S = 15.0
+_Item = tuple[pb.AutomationJob, Message]
+
+
+@dataclass
+class Pending:
+    """A publish that must be acknowledged before ``msg``'s offset may be committed."""
+
+    msg: Message
+    future: Future
+    row: dict[str, Any] | None
+
+
+@dataclass
+class BatchOutcome:
+    """What running a batch produced, and how far making it durable got."""
+
+    runs: list[JobRun]
+    poison: list[tuple[Message, Failure]]
+    blocked: list[Message]
+    deferred: list[_Item] = field(default_factory=list)  # due later: on to a delay topic
+    pending: list[Pending] | None = None  # onward publishes, once started
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    unfinished: list[Message] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)  # keys of runs whose outcome is not durable
+    rows_written: bool = False
+    marked: bool = False
+
+
+def await_publishes(pending: list[Pending], rows: list[dict[str, Any]]) -> list[Pending]:
+    """Wait for the onward publishes; acked ones add their row; the failed ones are returned."""
+    wait([p.future for p in pending], timeout=_PUBLISH_TIMEOUT_S)
+    failed = []
+    for p in pending:
+        if p.future.done() and p.future.exception() is None:
+            if p.row is not None:
+                rows.append(p.row)
+        else:
+            log.error(
+                "onward publish failed; the message will be consumed again",
+                extra={"topic": p.msg.topic(), "partition": p.msg.partition(), "offset": p.msg.offset()},
+            )
+            failed.append(p)
+    return failed
+
+
+def observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
+    """Enqueue call -> success row committed, for first attempts of jobs due at once."""
+    for run in runs:
+        sent = run.failure is None and not run.skipped and run.final_status is None
+        timed = run.job.HasField("enqueued_at") and not run.job.HasField("due_at")
+        if sent and timed and run.job.attempt == 1:
+            latency_s = committed_s - run.job.enqueued_at.ToNanoseconds() / 1e9
+            metrics.END_TO_END.labels(run.automation_type).observe(max(latency_s, 0.0))
+
+
+def job_log_context(job: pb.AutomationJob, msg: Message):
+    """Log lines about ``job`` carry its id, attempt and trace id."""
+    return log_context(job_id=job.job_id, attempt=job.attempt, trace_id=trace_id(traceparent_of(msg)))
