@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from shared.db.models import EventLog, EventStatus
 
 PENDING = (EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED)
-CANCELLED_BY = "CancelAutomations"
+CANCELLED_REASON = "cancelled by CancelAutomations"  # the executor's reason for the same end
 
 
 class PendingCanceller:
@@ -59,7 +59,7 @@ def _cancelled_row(row: EventLog, at: datetime) -> EventLog:
         status=EventStatus.CANCELLED,
         attempt=row.attempt,
         inputs=row.inputs,
-        outputs={"cancelled_by": CANCELLED_BY, "was": row.status},
+        outputs={"reason": CANCELLED_REASON, "was": row.status},
         error=None,
         error_class=None,
         replay_of=row.replay_of,

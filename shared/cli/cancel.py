@@ -44,5 +44,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.table(RUN_HEADERS, run_rows(result.cancelled_runs))
     else:
         ctx.out.line(f"nothing pending to cancel for booking {args.booking_id} ({what})")
-    ctx.out.line(f"jobs of this booking ({what}) accepted before {when} and not yet run will not send either")
+    ctx.out.line(
+        f"jobs of this booking ({what}) accepted before {when} and not run yet are cancelled too: "
+        "they will not send"
+    )
     return OK
