@@ -66,7 +66,7 @@ class ChannelRegistry:
             return NullChannel()
         if name == "webhook":
             assert s.webhook_url is not None  # checked above
-            return WebhookChannel(s.webhook_url, s.webhook_timeout_s)
+            return WebhookChannel(s.webhook_url.get_secret_value(), s.webhook_timeout_s)
         if name == "sms":
             return SmsChannel(
                 s.sms_base_url, s.sms_account_sid, s.sms_auth_token, self._senders.sms_from, s.sms_timeout_s
@@ -102,7 +102,7 @@ class _Reporting:
 def channel_needs(name: str, settings: Settings, senders: Senders) -> list[str]:
     """What channel ``name`` needs to send and does not have: setting names (and settings-file keys)."""
     s, missing = settings, []
-    if name == "webhook" and not s.webhook_url:
+    if name == "webhook" and not (s.webhook_url and s.webhook_url.get_secret_value()):
         missing.append("AUTOMATION_WEBHOOK_URL")
     elif name == "sms":
         if not s.sms_account_sid:

@@ -152,7 +152,7 @@ class Settings(BaseSettings):
     # Channels. Recipients whose settings say channel = "default" use default_channel.
     default_channel: str = Field(default="log", pattern="^(log|webhook|null|sms|email)$")
     outbox_path: Path | None = None  # log channel; default var_dir/outbox.jsonl
-    webhook_url: str | None = None
+    webhook_url: SecretStr | None = None  # may carry a token (e.g. a Slack-style URL): a secret
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     sms_base_url: str = "https://api.twilio.com"  # a Twilio-compatible API
     sms_account_sid: str = ""
