@@ -42,7 +42,7 @@ STAGES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         ("pre-send checks", ("executor_service/checks.py",)),
         ("render template", ("executor_service/automations.py", "templates.py")),
         ("channel send (null)", ("channel_registry.py", "executor_service/channels.py")),
-        ("Kafka: consume, commit, republish", ("shared/kafka.py", "confluent_kafka", "republish.py")),
+        ("Kafka: consume, commit, republish", ("shared/kafka.py", "confluent_kafka", "onward.py")),
         ("decode job", ("shared/codec.py", "proto_dict.py", "google/protobuf")),
         ("tracing, logging", ("tracing.py", "/logging/")),
         ("metrics", ("prometheus_client",)),

@@ -14,9 +14,8 @@ from executor_service.consumer_loop import ConsumeLoop
 from executor_service.dedup import DedupTable
 from executor_service.eventlog import EventLogWriter
 from executor_service.lag import record_consumer_lag
-from executor_service.republish import Republisher
+from executor_service.onward import OnwardPublisher
 from executor_service.runner import JobRunner
-from executor_service.scheduling import Deferrer
 from shared.automation_settings import load_automation_settings
 from shared.booking_state import BookingStates
 from shared.config import Settings
@@ -57,16 +56,20 @@ def build_loop(
             **settings.kafka_security(),
         )
     )
-    republisher = Republisher(producer, jobs_topic=settings.jobs_topic, tiers_s=settings.retry_tiers_s)
+    onward = OnwardPublisher(
+        producer,
+        jobs_topic=settings.jobs_topic,
+        retry_tiers_s=settings.retry_tiers_s,
+        delay_tiers_s=settings.delay_tiers_s,
+        policy_for=settings.policy_for,
+    )
     processor = BatchProcessor(
         runner,
         dedup,
         eventlog,
-        republisher,
+        onward,
         checks=PreSendChecks(BookingStates(redis_client, ttl_s=settings.booking_state_ttl_s), automations),
-        deferrer=Deferrer(producer, jobs_topic=settings.jobs_topic, tiers_s=settings.delay_tiers_s),
         jobs_topic=settings.jobs_topic,
-        policy_for=settings.policy_for,
         concurrency=settings.executor_concurrency,
         max_unrecorded_sends=settings.max_unrecorded_sends,
     )

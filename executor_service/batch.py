@@ -18,7 +18,6 @@ import logging
 import queue
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -30,6 +29,7 @@ from executor_service.dedup import DedupTable, Entry
 from executor_service.eventlog import EventLogWriter
 from executor_service.failures import Failure, classify
 from executor_service.lease_keeper import LeaseKeeper
+from executor_service.onward import OnwardPublisher, due_in_s
 from executor_service.outcome import (
     BatchOutcome,
     Pending,
@@ -37,18 +37,14 @@ from executor_service.outcome import (
     job_log_context,
     observe_end_to_end,
 )
-from executor_service.republish import Republisher
 from executor_service.runner import JobRun, JobRunner, event_row
-from executor_service.scheduling import Deferrer, due_in_s
 from executor_service.sent_marks import SentRecorder
 from shared import failpoints
 from shared.booking_state import BookingSnapshot
 from shared.codec import decode_job
 from shared.db.models import EventStatus
 from shared.errors import PoisonMessage
-from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
-from shared.retry import RetryPolicy, compute_backoff, should_retry
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +57,19 @@ class BatchProcessor:
         runner: JobRunner,
         dedup: DedupTable,
         eventlog: EventLogWriter,
-        republisher: Republisher,
+        onward: OnwardPublisher,
         *,
         checks: PreSendChecks,
-        deferrer: Deferrer,
         jobs_topic: str,
-        policy_for: Callable[[str], RetryPolicy],
         concurrency: int,
         max_unrecorded_sends: int = 0,
     ) -> None:
         self._runner = runner
         self._dedup = dedup
         self._eventlog = eventlog
-        self._republisher = republisher
+        self._onward = onward
         self._checks = checks
-        self._deferrer = deferrer
         self._jobs_topic = jobs_topic
-        self._policy_for = policy_for
         # At most this many deliveries are ever unrecorded: what one crash can repeat (0: one per lane,
         # as if each lane wrote its marker right after its send).
         self._sent = SentRecorder(dedup, max_unrecorded=max_unrecorded_sends or concurrency)
@@ -138,8 +130,7 @@ class BatchProcessor:
         """
         if outcome.pending is None:
             outcome.pending = [
-                Pending(msg, self._republisher.dead_letter(msg, f, attempts=1), None)
-                for msg, f in outcome.poison
+                Pending(msg, self._onward.dead_letter(msg, f, attempts=1), None) for msg, f in outcome.poison
             ]
             outcome.pending += [self._defer(job, msg) for job, msg in outcome.deferred]
             for run in outcome.runs:
@@ -250,8 +241,7 @@ class BatchProcessor:
 
     def _defer(self, job: pb.AutomationJob, msg: Message) -> Pending:
         """Send a job due later to its next delay topic; the first deferral writes a ``scheduled`` row."""
-        topic, publish = self._deferrer.defer(job, msg, time.time_ns() // 1_000_000)
-        metrics.DEFERRED_JOBS.labels(type_name(job.request.automation_type)).inc()
+        topic, publish = self._onward.deferred(job, msg)
         row = None
         if msg.topic() == self._jobs_topic:
             due = job.due_at.ToDatetime(tzinfo=UTC).isoformat()
@@ -270,29 +260,10 @@ class BatchProcessor:
                 extra={"job_id": run.job.job_id, "status": run.final_status, "reason": run.outputs},
             )
             return run.final_status, None
-        failure = run.failure
-        if failure is None:
+        if run.failure is None:
             return EventStatus.SUCCEEDED, None
-        policy = self._policy_for(run.automation_type)
-        if failure.retryable and should_retry(run.job.attempt, policy):
-            delay_s = compute_backoff(run.job.attempt, policy)
-            metrics.RETRIES.labels(run.automation_type, str(run.job.attempt)).inc()
-            log.warning(
-                "job failed; retry scheduled",
-                extra={
-                    "job_id": run.job.job_id,
-                    "attempt": run.job.attempt,
-                    "error_class": failure.error_class,
-                    "retry_in_s": round(delay_s, 3),
-                },
-            )
-            return EventStatus.RETRY_SCHEDULED, self._republisher.retry(run.job, run.msg, failure, delay_s)
-        metrics.DEAD_LETTERS.labels(run.automation_type, failure.error_class).inc()
-        log.error(
-            "job dead-lettered",
-            extra={"job_id": run.job.job_id, "attempt": run.job.attempt, "error_class": failure.error_class},
-        )
-        return EventStatus.DEAD_LETTERED, self._republisher.dead_letter(run.msg, failure, run.job.attempt)
+        hop, publish = self._onward.failed(run.job, run.msg, run.failure)
+        return hop.status, publish
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

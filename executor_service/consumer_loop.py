@@ -25,7 +25,7 @@ from executor_service import metrics
 from executor_service.batch import BatchProcessor
 from executor_service.lag import forget_lag
 from executor_service.partition_ledger import PartitionLedger
-from executor_service.republish import due_at_ms
+from shared.codec import read_envelope
 from shared.constants import BLOCKED_RETRY_S
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class ConsumeLoop:
             tp = (m.topic(), m.partition())
             if tp in cut:
                 continue
-            due = due_at_ms(m) if m.topic() in self._held_topics else None
+            due = read_envelope(m.headers()).due_at_ms if m.topic() in self._held_topics else None
             if due is not None and due > now_ms:
                 cut[tp] = due
                 self._pause_until(tp, m.offset(), (due - now_ms) / 1000)

@@ -12,7 +12,8 @@ from confluent_kafka import Message
 
 from executor_service import metrics
 from executor_service.failures import Failure
-from executor_service.runner import JobRun, traceparent_of
+from executor_service.runner import JobRun
+from shared.codec import read_envelope
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import log_context, trace_id
 
@@ -76,4 +77,6 @@ def observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
 
 def job_log_context(job: pb.AutomationJob, msg: Message):
     """Log lines about ``job`` carry its id, attempt and trace id."""
-    return log_context(job_id=job.job_id, attempt=job.attempt, trace_id=trace_id(traceparent_of(msg)))
+    return log_context(
+        job_id=job.job_id, attempt=job.attempt, trace_id=trace_id(read_envelope(msg.headers()).traceparent)
+    )

@@ -16,13 +16,12 @@ from executor_service.automations import render
 from executor_service.channel_registry import ChannelRegistry
 from executor_service.failures import Failure, classify
 from shared.automation_settings import AutomationSettings
-from shared.constants import HEADER_TRACEPARENT
+from shared.codec import read_envelope
 from shared.db.models import EventStatus
 from shared.names import recipient_name, type_name
 from shared.pii import mask_email, mask_phone, redact_text
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto_dict import to_dict
-from shared.tracing import parse
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +90,6 @@ class JobRunner:
         return JobRun(job, msg, datetime.now(UTC), outputs={**(outputs or {}), "recovered": True})
 
 
-def traceparent_of(msg: Message) -> str | None:
-    """The message's valid W3C traceparent header, if any."""
-    for key, value in msg.headers() or ():
-        if key == HEADER_TRACEPARENT and parse(value) is not None:
-            return value.decode()
-    return None
-
-
 def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> dict[str, Any]:
     """The EventLog row of ``run`` ending in ``status``: inputs = the full request (contact details
     included), outputs = the rendered message and the channel's answer (or why nothing was sent).
@@ -121,7 +112,7 @@ def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> dic
         "error": run.failure.message if run.failure else None,
         "error_class": run.failure.error_class if run.failure else None,
         "replay_of": job.replay_of or None,
-        "traceparent": traceparent_of(run.msg),
+        "traceparent": read_envelope(run.msg.headers()).traceparent,
         "started_at": run.started_at,
         "finished_at": datetime.now(UTC),
         "duration_ms": run.duration_s * 1000.0,

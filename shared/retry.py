@@ -1,4 +1,5 @@
-"""Retry policy: how many attempts a job gets and how long to wait before each retry.
+"""Retry policy: how many attempts a job gets and how long to wait before each retry (the decision that
+uses it, and the tier a retry waits on, are in executor_service/onward.py).
 
 ``compute_backoff()`` is pure: the random draw is passed in, so tests pin it.
 """
@@ -6,7 +7,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
@@ -42,12 +42,3 @@ def should_retry(attempt: int, policy: RetryPolicy) -> bool:
     """Whether a job whose attempt ``attempt`` failed retryably gets another attempt."""
     return attempt < policy.max_attempts
 
-
-def pick_tier(delay_s: float, tiers_s: Sequence[int]) -> int:
-    """The retry topic tier for a delay: the longest tier not longer than it (else the shortest).
-
-    A tier topic holds jobs whose delays are close, so releasing them in offset order keeps each
-    one's lateness within the spread of its tier.
-    """
-    fitting = [t for t in tiers_s if t <= delay_s]
-    return max(fitting) if fitting else min(tiers_s)

@@ -25,7 +25,6 @@ from google.rpc import code_pb2, status_pb2
 
 from shared.booking_state import BookingStates
 from shared.codec import encode_job
-from shared.constants import HEADER_TRACEPARENT
 from shared.errors import IdempotencyStoreUnavailable
 from shared.kafka import Delivery, JobProducer
 from shared.names import type_name
@@ -180,9 +179,7 @@ class Enqueuer:
             return {}
         messages = []
         for key in keys:
-            kafka_key, value, headers = encode_job(jobs[key])
-            headers.append((HEADER_TRACEPARENT, child_of(traceparents.get(key)).encode()))
-            messages.append((kafka_key, value, headers))
+            messages.append(encode_job(jobs[key], traceparent=child_of(traceparents.get(key))))
         answered = self._producer.produce_all(self._jobs_topic, messages)
         settled: Future[_Outcomes] = Future()
 

@@ -21,7 +21,6 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.codec import encode_job
-from shared.constants import HEADER_TRACEPARENT
 from shared.db.models import EventLog, EventStatus
 from shared.errors import ProduceError
 from shared.kafka import JobProducer
@@ -64,8 +63,7 @@ class Replayer:
             job = _replay_job(row)
             if job is None:
                 continue
-            key, value, headers = encode_job(job)
-            headers.append((HEADER_TRACEPARENT, child_of(traceparent).encode()))
+            key, value, headers = encode_job(job, traceparent=child_of(traceparent))
             delivery = self._producer.produce(self._jobs_topic, key, value, headers)
             try:
                 done.append((row, job, delivery.result(timeout=_ACK_TIMEOUT_S)))

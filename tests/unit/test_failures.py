@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from executor_service.failures import Failure, classify
-from executor_service.republish import error_headers
+from executor_service.failures import classify
+from shared.codec import ErrorNote
 from shared.errors import ChannelError, NotImplementedAutomation, PoisonMessage, TemplateError
 
 
@@ -29,8 +29,7 @@ def test_classify(exc, error_class, retryable):
 
 
 def test_error_message_header_is_truncated_to_valid_utf8():
-    failure = Failure("internal", True, "é" * 1000)  # 2 bytes each
-    headers = dict(error_headers(failure, attempts=3))
+    headers = dict(ErrorNote(3, "internal", "é" * 1000).headers())  # 2 bytes each
     assert len(headers["error-message"]) <= 512
     assert headers["error-message"].decode() == "é" * 256
     assert headers["attempts"] == b"3" and headers["error-class"] == b"internal"

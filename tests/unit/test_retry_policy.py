@@ -1,4 +1,4 @@
-"""compute_backoff(), should_retry() and pick_tier() are pure: pinned draws, exact answers."""
+"""compute_backoff() and should_retry() are pure: pinned draws, exact answers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.config import Settings
-from shared.retry import RetryPolicy, compute_backoff, pick_tier, should_retry
+from shared.retry import RetryPolicy, compute_backoff, should_retry
 
 DEFAULT = RetryPolicy()
 
@@ -44,14 +44,6 @@ def test_attempt_is_one_based():
 def test_three_attempts_by_default():
     assert [should_retry(a, DEFAULT) for a in (1, 2, 3, 4)] == [True, True, False, False]
     assert not should_retry(1, RetryPolicy(max_attempts=1))
-
-
-@pytest.mark.parametrize(
-    ("delay", "tier"),
-    [(0.5, 2), (2.0, 2), (2.19, 2), (4.3, 4), (7.99, 4), (8.0, 8), (300, 256), (10_000, 256)],
-)
-def test_pick_tier_takes_the_longest_tier_not_longer_than_the_delay(delay, tier):
-    assert pick_tier(delay, (2, 4, 8, 16, 32, 64, 128, 256)) == tier
 
 
 @pytest.mark.parametrize("bad", [{"max_attempts": 0}, {"base_s": 0}, {"factor": 0.5}, {"jitter_ratio": 2}])
