@@ -41,4 +41,3 @@ def compute_backoff(attempt: int, policy: RetryPolicy, draw: float | None = None
 def should_retry(attempt: int, policy: RetryPolicy) -> bool:
     """Whether a job whose attempt ``attempt`` failed retryably gets another attempt."""
     return attempt < policy.max_attempts
-
