@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 AuthMode = Literal["none", "token", "mtls", "mtls+token"]
-AuthScope = Literal["enqueue", "cancel", "read", "replay"]
+AuthScope = Literal["enqueue", "cancel", "read", "replay", "pause"]
 
 
 class CallerToken(BaseModel):

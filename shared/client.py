@@ -29,6 +29,7 @@ from google.rpc import code_pb2
 from grpc_status import rpc_status
 
 from shared.client_credentials import ClientCredentials
+from shared.client_pauses import PauseCalls
 from shared.client_vocabulary import (
     CancelResult,
     ItemResult,
@@ -101,7 +102,7 @@ def with_idempotency_key(req: pb.EnqueueAutomationRequest) -> pb.EnqueueAutomati
     return out
 
 
-class AutomationClient:
+class AutomationClient(PauseCalls):
     """Client of the trigger service at ``target`` (``host:port``). No network I/O until the first call
     (the credential files are read here: a missing one raises ValueError)."""
 
@@ -240,8 +241,11 @@ class AutomationClient:
     def _filter(self, filter: FilterLike) -> pb.DeadLetterFilter:
         out, bad = dead_letter_filter(filter)
         if bad:
-            raise InvalidRequest("invalid dead-letter filter", bad, self.target)
+            raise self._invalid("invalid dead-letter filter", bad)
         return out
+
+    def _invalid(self, details: str, violations: list[tuple[str, str]]) -> InvalidRequest:
+        return InvalidRequest(details, violations, self.target)
 
     def close(self) -> None:
         """Close the channel (unless it was passed in by the caller)."""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from shared.db.migrate import alembic_config, upgrade
 from shared.db.models import Base, EventLog, EventStatus
 
-HEAD = "0003"
+HEAD = "0004"
 INDEXES = {
     "ix_event_log_job_id": ["job_id"],
     "ix_event_log_idempotency_key": ["idempotency_key"],

@@ -2,9 +2,9 @@
 
 The cancel itself is the instant written to the booking's Redis state (``shared/booking_state.py``):
 the executor's send-time check ends every job of the booking (and types) enqueued before it. What this
-module adds is visibility: a job whose latest EventLog row is ``scheduled`` or ``retry_scheduled`` is
-pending (accepted, not final), so it gets a ``cancelled`` row now and ``automationctl runs`` shows it
-cancelled at once instead of ``scheduled`` until its due time. When the job comes due, the executor's
+module adds is visibility: a job whose latest EventLog row is ``scheduled``, ``retry_scheduled`` or
+``paused`` is pending (accepted, not final), so it gets a ``cancelled`` row now and ``automationctl runs``
+shows it cancelled at once instead of ``scheduled`` until its due time. When the job comes due, the executor's
 check ends it ``cancelled`` again (same final state; it never sends). Jobs accepted but with no row yet
 (still on the main topic) are not counted here; the instant still cancels them.
 """
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.models import EventLog, EventStatus
 
-PENDING = (EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED)
+PENDING = (EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED, EventStatus.PAUSED)
 CANCELLED_REASON = "cancelled by CancelAutomations"  # the executor's reason for the same end
 
 

@@ -35,19 +35,19 @@ class OperationsMixin:
     _replayer: Replayer
 
     def GetAutomationRuns(self, request: pb.GetAutomationRunsRequest, context: grpc.ServicerContext):  # noqa: N802
-        query = _parse(context, parse_runs_request, request)
+        query = parse_or_abort(context, parse_runs_request, request)
         runs, token = to_runs(guard_eventlog(context, lambda: self._runs.runs(query)))
         return pb.GetAutomationRunsResponse(runs=runs, next_page_token=token)
 
     def ListDeadLetters(self, request: pb.ListDeadLettersRequest, context: grpc.ServicerContext):  # noqa: N802
-        query, page_request = _parse(context, parse_list_request, request)
+        query, page_request = parse_or_abort(context, parse_list_request, request)
         page, replayed_as = guard_eventlog(context, lambda: self._runs.dead_letters(query, page_request))
         runs, token = to_runs(page)
         letters = [pb.DeadLetter(run=r, replayed_as_job_id=replayed_as.get(r.job_id, "")) for r in runs]
         return pb.ListDeadLettersResponse(dead_letters=letters, next_page_token=token)
 
     def ReplayDeadLetters(self, request: pb.ReplayDeadLettersRequest, context: grpc.ServicerContext):  # noqa: N802
-        query = _parse(context, parse_replay_request, request)
+        query = parse_or_abort(context, parse_replay_request, request)
         remaining = context.time_remaining()
         budget = min(remaining - 0.1 if remaining is not None else _MAX_REPLAY_CALL_S, _MAX_REPLAY_CALL_S)
         deadline, traceparent = time.monotonic() + budget, current_traceparent()
@@ -57,7 +57,7 @@ class OperationsMixin:
         )
 
 
-def _parse(context: grpc.ServicerContext, parse, request):
+def parse_or_abort(context: grpc.ServicerContext, parse, request):
     """``parse(request)``; a request no retry can fix is INVALID_ARGUMENT with its field violations."""
     try:
         return parse(request)

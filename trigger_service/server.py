@@ -29,6 +29,7 @@ from trigger_service.exposure import check_exposure, grpc_address
 from trigger_service.idempotency import IdempotencyStore
 from trigger_service.interceptors import MetricsInterceptor, TracingInterceptor
 from trigger_service.limits import LimitsInterceptor
+from trigger_service.pauses import PauseStore
 from trigger_service.replay import Replayer
 from trigger_service.runs import RunsReader
 from trigger_service.scheduling import Scheduler
@@ -110,6 +111,7 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
         RunsReader(sessions),
         Replayer(sessions, producer, settings.jobs_topic),
         PendingCanceller(sessions),
+        PauseStore(sessions),
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),

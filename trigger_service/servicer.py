@@ -1,5 +1,5 @@
 """AutomationService: the gRPC face of enqueue.py (enqueue), booking_state.py (cancel) and, through
-OperationsMixin, runs.py and replay.py (operator RPCs)."""
+OperationsMixin, runs.py and replay.py (operator RPCs), through PausesMixin, pauses.py (pause, resume)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from trigger_service.coalescer import EnqueueCoalescer
 from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer
 from trigger_service.operations import OperationsMixin, guard_eventlog
 from trigger_service.operator_validation import validate_cancel
+from trigger_service.pauses import PausesMixin, PauseStore
 from trigger_service.replay import Replayer
 from trigger_service.runs import RunsReader, to_run
 from trigger_service.validation import Violation, bad_request_status
@@ -41,7 +42,7 @@ class EnqueueConfig:
     produce_timeout_s: float
 
 
-class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
+class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationServiceServicer):
     def __init__(
         self,
         config: EnqueueConfig,
@@ -50,6 +51,7 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
         runs: RunsReader,
         replayer: Replayer,
         canceller: PendingCanceller,
+        pauses: PauseStore,
     ) -> None:
         self._config = config
         self._enqueuer = enqueuer
@@ -58,6 +60,7 @@ class AutomationServicer(OperationsMixin, pb_grpc.AutomationServiceServicer):
         self._runs = runs
         self._replayer = replayer
         self._canceller = canceller
+        self._pauses = pauses
 
     def EnqueueAutomations(self, request: pb.EnqueueAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
         if len(request.requests) > MAX_BATCH_ITEMS:

@@ -23,7 +23,7 @@ from shared.auth_settings import AuthScope, CallerToken
 from shared.config import Settings
 from shared.proto.automation.v1 import automation_pb2 as pb
 
-SCOPES: tuple[AuthScope, ...] = ("enqueue", "cancel", "read", "replay")
+SCOPES: tuple[AuthScope, ...] = ("enqueue", "cancel", "read", "replay", "pause")
 _SERVICE = pb.DESCRIPTOR.services_by_name["AutomationService"].full_name
 # Every AutomationService method and the scope it needs; a method missing here is refused to everyone.
 METHOD_SCOPES: dict[str, AuthScope] = {
@@ -33,6 +33,9 @@ METHOD_SCOPES: dict[str, AuthScope] = {
     f"/{_SERVICE}/GetAutomationRuns": "read",
     f"/{_SERVICE}/ListDeadLetters": "read",
     f"/{_SERVICE}/ReplayDeadLetters": "replay",
+    f"/{_SERVICE}/PauseAutomations": "pause",
+    f"/{_SERVICE}/ResumeAutomations": "pause",
+    f"/{_SERVICE}/ListPauses": "read",
 }
 _TABLE = TypeAdapter(dict[str, CallerToken])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, String, Text, text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -27,6 +27,7 @@ class EventStatus:
     SKIPPED_LATE = "skipped_late"  # came due more than max_lateness_s ago (e.g. after a long outage)
     SKIPPED_NOT_APPLICABLE = "skipped_not_applicable"  # no longer makes sense (a payment reminder once paid)
     REPLAYED = "replayed"  # written for a dead-lettered job when ReplayDeadLetters sent it again
+    PAUSED = "paused"  # a pause held the job back (once per job; it waits in a delay topic, not terminal)
 
     # Outcomes after which the job never runs again (its dedup key is marked done).
     FINAL = frozenset(
@@ -85,3 +86,34 @@ class EventLog(Base):
             sqlite_where=text("status = 'succeeded'"),
         ),
     )
+
+
+class PauseRecord(Base):
+    """A pause in force (PauseAutomations): the jobs of its scope wait until it is lifted (0004).
+
+    The database is the source of truth: every executor reads this table every ``pause_refresh_s``.
+    """
+
+    __tablename__ = "automation_pause"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "type", "channel" or "all"
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)  # type or channel name; "" for all
+    reason: Mapped[str] = mapped_column(String(500))
+    paused_by: Mapped[str] = mapped_column(String(200))  # the authenticated caller ("" without auth)
+    paused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PauseAudit(Base):
+    """One row per scope named in a PauseAutomations / ResumeAutomations call: who, when, why (0004)."""
+
+    __tablename__ = "automation_pause_audit"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # "pause" or "resume"
+    scope: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(64))
+    # False when the call changed nothing for this scope (already paused, or not paused).
+    changed: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -5,9 +5,10 @@ never holds long locks or a huge transaction, and an interrupted run keeps what 
 take the oldest rows first (``ORDER BY finished_at``, served by the index ``ix_event_log_finished_at``),
 so the table always keeps a contiguous window of recent history, even after an interrupted prune.
 
-A row of a job that has not reached a final state is never pruned, however old: a ``scheduled`` or
-``retry_scheduled`` row stays until a terminal row (``TERMINAL``) exists for the same idempotency key,
-since it is what ``GetAutomationRuns`` shows for a job that is still waiting in a delay or retry topic.
+A row of a job that has not reached a final state is never pruned, however old: a ``scheduled``,
+``retry_scheduled`` or ``paused`` row stays until a terminal row (``TERMINAL``) exists for the same
+idempotency key, since it is what ``GetAutomationRuns`` shows for a job still waiting in a delay or retry
+topic.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from shared.db.models import EventLog, EventStatus
 # is terminal here too: retention is what bounds how long it stays replayable (README, "Retention").
 TERMINAL = EventStatus.FINAL | {EventStatus.DEAD_LETTERED, EventStatus.REPLAYED}
 # Statuses of a job still waiting in a delay or retry topic.
-PENDING = frozenset({EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED})
+PENDING = frozenset({EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED, EventStatus.PAUSED})
 
 
 def prune_cutoff(older_than: timedelta, now: datetime | None = None) -> datetime:

@@ -19,6 +19,7 @@ from trigger_service.servicer import AutomationServicer
 from trigger_service.tokens import METHOD_SCOPES, hash_token
 
 METHODS = [name.rsplit("/", 1)[-1] for name in METHOD_SCOPES]
+_NULL_CHANNEL = pb.PauseScope(channels=["null"])
 
 
 @dataclass
@@ -77,6 +78,9 @@ def call(stub: pb_grpc.AutomationServiceStub, method: str, booking_id: str, meta
         "GetAutomationRuns": lambda: pb.GetAutomationRunsRequest(booking_id=booking_id),
         "ListDeadLetters": lambda: pb.ListDeadLettersRequest(),
         "ReplayDeadLetters": lambda: pb.ReplayDeadLettersRequest(dry_run=True),
+        "PauseAutomations": lambda: pb.PauseAutomationsRequest(scope=_NULL_CHANNEL, reason="auth test"),
+        "ResumeAutomations": lambda: pb.ResumeAutomationsRequest(scope=_NULL_CHANNEL, reason="auth test"),
+        "ListPauses": lambda: pb.ListPausesRequest(),
     }
     try:
         getattr(stub, method)(requests[method](), metadata=metadata, timeout=10)

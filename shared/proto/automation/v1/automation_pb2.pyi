@@ -333,8 +333,74 @@ class ReplayDeadLettersResponse(_message.Message):
     dry_run: bool
     def __init__(self, replayed: _Optional[_Iterable[_Union[ReplayedJob, _Mapping]]] = ..., remaining: _Optional[int] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
+class PauseScope(_message.Message):
+    __slots__ = ("automation_types", "channels", "everything")
+    AUTOMATION_TYPES_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    EVERYTHING_FIELD_NUMBER: _ClassVar[int]
+    automation_types: _containers.RepeatedScalarFieldContainer[AutomationType]
+    channels: _containers.RepeatedScalarFieldContainer[str]
+    everything: bool
+    def __init__(self, automation_types: _Optional[_Iterable[_Union[AutomationType, str]]] = ..., channels: _Optional[_Iterable[str]] = ..., everything: _Optional[bool] = ...) -> None: ...
+
+class Pause(_message.Message):
+    __slots__ = ("scope", "value", "reason", "paused_by", "paused_at")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_BY_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_AT_FIELD_NUMBER: _ClassVar[int]
+    scope: str
+    value: str
+    reason: str
+    paused_by: str
+    paused_at: _timestamp_pb2.Timestamp
+    def __init__(self, scope: _Optional[str] = ..., value: _Optional[str] = ..., reason: _Optional[str] = ..., paused_by: _Optional[str] = ..., paused_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PauseAutomationsRequest(_message.Message):
+    __slots__ = ("scope", "reason")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    scope: PauseScope
+    reason: str
+    def __init__(self, scope: _Optional[_Union[PauseScope, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PauseAutomationsResponse(_message.Message):
+    __slots__ = ("paused", "pauses")
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    PAUSES_FIELD_NUMBER: _ClassVar[int]
+    paused: _containers.RepeatedCompositeFieldContainer[Pause]
+    pauses: _containers.RepeatedCompositeFieldContainer[Pause]
+    def __init__(self, paused: _Optional[_Iterable[_Union[Pause, _Mapping]]] = ..., pauses: _Optional[_Iterable[_Union[Pause, _Mapping]]] = ...) -> None: ...
+
+class ResumeAutomationsRequest(_message.Message):
+    __slots__ = ("scope", "reason")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    scope: PauseScope
+    reason: str
+    def __init__(self, scope: _Optional[_Union[PauseScope, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ResumeAutomationsResponse(_message.Message):
+    __slots__ = ("resumed", "pauses")
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
+    PAUSES_FIELD_NUMBER: _ClassVar[int]
+    resumed: _containers.RepeatedCompositeFieldContainer[Pause]
+    pauses: _containers.RepeatedCompositeFieldContainer[Pause]
+    def __init__(self, resumed: _Optional[_Iterable[_Union[Pause, _Mapping]]] = ..., pauses: _Optional[_Iterable[_Union[Pause, _Mapping]]] = ...) -> None: ...
+
+class ListPausesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPausesResponse(_message.Message):
+    __slots__ = ("pauses",)
+    PAUSES_FIELD_NUMBER: _ClassVar[int]
+    pauses: _containers.RepeatedCompositeFieldContainer[Pause]
+    def __init__(self, pauses: _Optional[_Iterable[_Union[Pause, _Mapping]]] = ...) -> None: ...
+
 class AutomationJob(_message.Message):
-    __slots__ = ("job_id", "idempotency_key", "request", "attempt", "enqueued_at", "due_at", "replay_of")
+    __slots__ = ("job_id", "idempotency_key", "request", "attempt", "enqueued_at", "due_at", "replay_of", "paused_at")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -342,6 +408,7 @@ class AutomationJob(_message.Message):
     ENQUEUED_AT_FIELD_NUMBER: _ClassVar[int]
     DUE_AT_FIELD_NUMBER: _ClassVar[int]
     REPLAY_OF_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_AT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     idempotency_key: str
     request: EnqueueAutomationRequest
@@ -349,4 +416,5 @@ class AutomationJob(_message.Message):
     enqueued_at: _timestamp_pb2.Timestamp
     due_at: _timestamp_pb2.Timestamp
     replay_of: str
-    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request: _Optional[_Union[EnqueueAutomationRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., enqueued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replay_of: _Optional[str] = ...) -> None: ...
+    paused_at: _timestamp_pb2.Timestamp
+    def __init__(self, job_id: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., request: _Optional[_Union[EnqueueAutomationRequest, _Mapping]] = ..., attempt: _Optional[int] = ..., enqueued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replay_of: _Optional[str] = ..., paused_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -64,6 +64,21 @@ class AutomationServiceStub:
                 request_serializer=automation_dot_v1_dot_automation__pb2.ReplayDeadLettersRequest.SerializeToString,
                 response_deserializer=automation_dot_v1_dot_automation__pb2.ReplayDeadLettersResponse.FromString,
                 _registered_method=True)
+        self.PauseAutomations = channel.unary_unary(
+                '/automation.v1.AutomationService/PauseAutomations',
+                request_serializer=automation_dot_v1_dot_automation__pb2.PauseAutomationsRequest.SerializeToString,
+                response_deserializer=automation_dot_v1_dot_automation__pb2.PauseAutomationsResponse.FromString,
+                _registered_method=True)
+        self.ResumeAutomations = channel.unary_unary(
+                '/automation.v1.AutomationService/ResumeAutomations',
+                request_serializer=automation_dot_v1_dot_automation__pb2.ResumeAutomationsRequest.SerializeToString,
+                response_deserializer=automation_dot_v1_dot_automation__pb2.ResumeAutomationsResponse.FromString,
+                _registered_method=True)
+        self.ListPauses = channel.unary_unary(
+                '/automation.v1.AutomationService/ListPauses',
+                request_serializer=automation_dot_v1_dot_automation__pb2.ListPausesRequest.SerializeToString,
+                response_deserializer=automation_dot_v1_dot_automation__pb2.ListPausesResponse.FromString,
+                _registered_method=True)
 
 
 class AutomationServiceServicer:
@@ -118,6 +133,28 @@ class AutomationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseAutomations(self, request, context):
+        """Holds back the jobs of the given types or channels (or every job) until resumed: they wait in the
+        delay topics without using an attempt and are sent, in order, once resumed. Audited (who, when, why).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeAutomations(self, request, context):
+        """Lifts pauses: the jobs they held are released within a few seconds. Audited (who, when, why).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPauses(self, request, context):
+        """The pauses in force.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AutomationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -150,6 +187,21 @@ def add_AutomationServiceServicer_to_server(servicer, server):
                     servicer.ReplayDeadLetters,
                     request_deserializer=automation_dot_v1_dot_automation__pb2.ReplayDeadLettersRequest.FromString,
                     response_serializer=automation_dot_v1_dot_automation__pb2.ReplayDeadLettersResponse.SerializeToString,
+            ),
+            'PauseAutomations': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseAutomations,
+                    request_deserializer=automation_dot_v1_dot_automation__pb2.PauseAutomationsRequest.FromString,
+                    response_serializer=automation_dot_v1_dot_automation__pb2.PauseAutomationsResponse.SerializeToString,
+            ),
+            'ResumeAutomations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeAutomations,
+                    request_deserializer=automation_dot_v1_dot_automation__pb2.ResumeAutomationsRequest.FromString,
+                    response_serializer=automation_dot_v1_dot_automation__pb2.ResumeAutomationsResponse.SerializeToString,
+            ),
+            'ListPauses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPauses,
+                    request_deserializer=automation_dot_v1_dot_automation__pb2.ListPausesRequest.FromString,
+                    response_serializer=automation_dot_v1_dot_automation__pb2.ListPausesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -314,6 +366,87 @@ class AutomationService:
             '/automation.v1.AutomationService/ReplayDeadLetters',
             automation_dot_v1_dot_automation__pb2.ReplayDeadLettersRequest.SerializeToString,
             automation_dot_v1_dot_automation__pb2.ReplayDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseAutomations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/automation.v1.AutomationService/PauseAutomations',
+            automation_dot_v1_dot_automation__pb2.PauseAutomationsRequest.SerializeToString,
+            automation_dot_v1_dot_automation__pb2.PauseAutomationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeAutomations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/automation.v1.AutomationService/ResumeAutomations',
+            automation_dot_v1_dot_automation__pb2.ResumeAutomationsRequest.SerializeToString,
+            automation_dot_v1_dot_automation__pb2.ResumeAutomationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPauses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/automation.v1.AutomationService/ListPauses',
+            automation_dot_v1_dot_automation__pb2.ListPausesRequest.SerializeToString,
+            automation_dot_v1_dot_automation__pb2.ListPausesResponse.FromString,
             options,
             channel_credentials,
             insecure,
