@@ -36,6 +36,7 @@ COPY pyproject.toml ./
 COPY shared ./shared
 COPY trigger_service ./trigger_service
 COPY executor_service ./executor_service
+COPY automationctl ./automationctl
 RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /src/dist . \
     && /opt/venv/bin/pip install --no-deps /src/dist/petsit_automation-*.whl \
     && /opt/venv/bin/pip check \

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from automationctl.main import main
 from devtools.sample import sample_request
-from shared.cli.main import main
 from shared.client import AutomationClient
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.pipeline import running_executor, running_trigger, wait_until

@@ -17,11 +17,11 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
+from automationctl import convert
+from automationctl.main import main
+from automationctl.output import InputError, format_table
+from automationctl.request_input import requests_from_file
 from devtools.sample import sample_request
-from shared.cli import convert
-from shared.cli.main import main
-from shared.cli.output import InputError, format_table
-from shared.cli.request_input import requests_from_file
 from shared.embedded import free_port
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc

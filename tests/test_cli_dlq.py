@@ -17,8 +17,8 @@ import pytest
 from google.protobuf import json_format
 from sqlalchemy import func, insert, select
 
+from automationctl.main import main
 from devtools.sample import sample_request
-from shared.cli.main import main
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
@@ -101,7 +101,7 @@ def test_a_bad_night_is_listed_then_replayed_exactly_once(
 
 def test_replay_without_yes_refuses_when_stdin_is_no_tty() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "--target", "127.0.0.1:1", "dlq", "replay"],
+        [sys.executable, "-m", "automationctl", "--target", "127.0.0.1:1", "dlq", "replay"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -165,7 +165,7 @@ def test_prune_reads_the_environment_in_a_subprocess(sqlite_url: str, tmp_path: 
     _rows(sqlite_url, [400, 2])
     env = {**os.environ, "AUTOMATION_DATABASE_URL": sqlite_url, "AUTOMATION_EVENTLOG_RETENTION_DAYS": "365"}
     run = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "--json", "prune", "--yes"],
+        [sys.executable, "-m", "automationctl", "--json", "prune", "--yes"],
         env=env,
         cwd=ROOT,
         capture_output=True,

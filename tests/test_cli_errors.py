@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.cli.output import short
+from automationctl.output import short
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def free_port() -> int:
 
 def cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *argv],
+        [sys.executable, "-m", "automationctl", *argv],
         env={**os.environ, **env},
         cwd=ROOT,
         stdin=subprocess.DEVNULL,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from google.protobuf import json_format
 
+from automationctl.main import build_parser, main
+from automationctl.request_input import requests_from_file
 from devtools.sample import sample_request
-from shared.cli.main import build_parser, main
-from shared.cli.request_input import requests_from_file
 from tests.support.pipeline import running_trigger
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from shared.cli.main import main
+from automationctl.main import main
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
@@ -80,7 +80,7 @@ def db(database_url: str, tmp_path: Path) -> tuple[str, Settings]:
 def run_cli(url: str, *argv: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "AUTOMATION_DATABASE_URL": url}
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *argv],
+        [sys.executable, "-m", "automationctl", *argv],
         env=env,
         cwd=ROOT,
         stdin=stdin,
@@ -137,7 +137,7 @@ def _answer_on_a_terminal(url: str, answer: bytes) -> tuple[int, str]:
     leader, follower = pty.openpty()
     env = {**os.environ, "AUTOMATION_DATABASE_URL": url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli", "prune", "--older-than-days", "30"],
+        [sys.executable, "-m", "automationctl", "prune", "--older-than-days", "30"],
         env=env,
         cwd=ROOT,
         stdin=follower,

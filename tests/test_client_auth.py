@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from shared.cli.main import main
+from automationctl.main import main
 from shared.client import AccessDenied, AutomationClient, Unavailable
 from tests.support.auth_tools import token_entry, with_settings
 from tests.support.certs import CertAuthority

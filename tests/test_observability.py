@@ -152,7 +152,7 @@ def test_runbook_names_real_panels_and_real_automationctl_commands():
         key = " ".join(command)
         if key not in helps:
             done = subprocess.run(
-                [sys.executable, "-m", "shared.cli", *command, "--help"],
+                [sys.executable, "-m", "automationctl", *command, "--help"],
                 cwd=prom.ROOT,
                 capture_output=True,
                 text=True,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli.connection import credentials_from
-from shared.cli.main import build_parser
-from shared.cli.output import InputError
+from automationctl.connection import credentials_from
+from automationctl.main import build_parser
+from automationctl.output import InputError
 from shared.client import AutomationClient
 from shared.client_credentials import ClientCredentials
 

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from shared.cli.output import InputError
+from automationctl.output import InputError
 from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES
 from shared.proto.automation.v1 import automation_pb2 as pb
 

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from google.protobuf import descriptor_pool, json_format
 
-from shared.cli import convert
-from shared.cli.output import InputError
+from automationctl import convert
+from automationctl.output import InputError
 from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES
 from shared.proto.automation.v1 import automation_pb2 as pb
 

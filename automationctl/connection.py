@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from shared.cli.output import InputError
+from automationctl.output import InputError
 from shared.client_credentials import ClientCredentials
 
 # flag -> variable that gives its default

@@ -9,8 +9,8 @@ import argparse
 import sys
 from datetime import timedelta
 
-from shared.cli.context import Context
-from shared.cli.output import OK, SERVER_ERROR, UNREACHABLE, USAGE, InputError, short
+from automationctl.context import Context
+from automationctl.output import OK, SERVER_ERROR, UNREACHABLE, USAGE, InputError, short
 
 MIN_AGE_DAYS = 1  # a younger cut-off needs --force (it would delete what on-call is looking at)
 

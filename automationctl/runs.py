@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 from google.protobuf import json_format
 
-from shared.cli.context import Context
-from shared.cli.output import OK, as_dict, iso, short
+from automationctl.context import Context
+from automationctl.output import OK, as_dict, iso, short
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 RUN_HEADERS = ["id", "status", "type", "recipient", "attempt", "finished_at", "error / reason"]

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
-from shared.cli.context import Context
-from shared.cli.output import OK, PARTIAL, InputError, as_dict
-from shared.cli.runs import RUN_HEADERS, run_rows
+from automationctl.context import Context
+from automationctl.output import OK, PARTIAL, InputError, as_dict
+from automationctl.runs import RUN_HEADERS, run_rows
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 _CHECKOUT = Path(__file__).resolve().parents[2]

@@ -15,10 +15,10 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared.cli import admin, cancel, demo, dlq, enqueue, runs
-from shared.cli.connection import add_connection_options, credentials_from
-from shared.cli.context import Context
-from shared.cli.output import (
+from automationctl import admin, cancel, demo, dlq, enqueue, runs
+from automationctl.connection import add_connection_options, credentials_from
+from automationctl.context import Context
+from automationctl.output import (
     DENIED,
     EXIT_CODES_HELP,
     SERVER_ERROR,

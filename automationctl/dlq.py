@@ -6,9 +6,9 @@ import argparse
 import itertools
 import sys
 
-from shared.cli import convert
-from shared.cli.context import Context
-from shared.cli.output import OK, PARTIAL, USAGE, as_dict, iso, short
+from automationctl import convert
+from automationctl.context import Context
+from automationctl.output import OK, PARTIAL, USAGE, as_dict, iso, short
 from shared.client import MAX_BATCH_ITEMS
 from shared.proto.automation.v1 import automation_pb2 as pb
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from shared.cli.output import Output
+from automationctl.output import Output
 from shared.client import AutomationClient
 from shared.client_credentials import ClientCredentials
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from shared.cli import convert
-from shared.cli.context import Context
-from shared.cli.output import OK, as_dict
-from shared.cli.runs import RUN_HEADERS, run_rows
+from automationctl import convert
+from automationctl.context import Context
+from automationctl.output import OK, as_dict
+from automationctl.runs import RUN_HEADERS, run_rows
 from shared.names import type_name
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shared.cli import request_input
-from shared.cli.context import Context
-from shared.cli.output import OK, PARTIAL, USAGE, InputError, as_dict, iso, short
+from automationctl import request_input
+from automationctl.context import Context
+from automationctl.output import OK, PARTIAL, USAGE, InputError, as_dict, iso, short
 from shared.client import ItemError, with_idempotency_key
 from shared.proto.automation.v1 import automation_pb2 as pb
 

@@ -1,0 +1,1 @@
+"""``automationctl``, the command line of the automation pipeline (see ``automationctl.main``)."""

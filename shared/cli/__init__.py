@@ -1,1 +1,0 @@
-"""``automationctl``, the command line of the automation pipeline (see ``shared.cli.main``)."""
