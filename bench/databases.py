@@ -12,8 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, func, make_url, select, text
 
+from shared.db.event_status import EventStatus
 from shared.db.migrate import upgrade
-from shared.db.models import EventLog, EventStatus
+from shared.db.models import EventLog
 
 SUCCEEDED = EventLog.status == EventStatus.SUCCEEDED
 

@@ -37,7 +37,7 @@ STAGES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     ],
     "executor": [
         ("EventLog: already-succeeded query", ("EventLogWriter.succeeded_keys",)),
-        ("EventLog: write (COPY, commit)", ("executor_service/eventlog.py",)),
+        ("EventLog: write (COPY, commit)", ("shared/db/eventlog_writer.py",)),
         ("Redis: claim, settle, sent markers", ("dedup.py", "sent_marks.py", "/redis/")),
         ("pre-send checks", ("executor_service/checks.py",)),
         ("render template", ("executor_service/automations.py", "templates.py")),

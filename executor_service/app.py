@@ -7,12 +7,12 @@ import socket
 import uuid
 from collections.abc import Callable
 
+from executor_service import metrics
 from executor_service.batch import BatchProcessor
 from executor_service.channel_registry import ChannelRegistry
 from executor_service.checks import PreSendChecks
 from executor_service.consumer_loop import ConsumeLoop
 from executor_service.dedup import DedupTable
-from executor_service.eventlog import EventLogWriter
 from executor_service.lag import record_consumer_lag
 from executor_service.onward import OnwardPublisher
 from executor_service.runner import JobRunner
@@ -20,6 +20,7 @@ from shared.automation_settings import load_automation_settings
 from shared.booking_state import BookingStates
 from shared.config import Settings
 from shared.db.engine import make_engine, make_session_factory
+from shared.db.eventlog_writer import EventLogWriter
 from shared.kafka import JobProducer, consumer_config, make_consumer, producer_config
 from shared.redis_client import make_redis
 from shared.topics import delay_topic, retry_topic
@@ -48,7 +49,11 @@ def build_loop(
         lease_s=settings.dedup_lease_s,
         ttl_s=settings.dedup_ttl_s,
     )
-    eventlog = EventLogWriter(make_session_factory(make_engine(settings.sqlalchemy_url)))
+    eventlog = EventLogWriter(
+        make_session_factory(make_engine(settings.sqlalchemy_url)),
+        observe_s=metrics.EVENTLOG_WRITE_DURATION.observe,
+        on_error=metrics.EVENTLOG_WRITE_ERRORS.inc,
+    )
     producer = producer or JobProducer(
         producer_config(
             settings.kafka_bootstrap_servers,

@@ -26,7 +26,6 @@ from confluent_kafka import Message
 from executor_service import metrics
 from executor_service.checks import PreSendChecks
 from executor_service.dedup import DedupTable, Entry
-from executor_service.eventlog import EventLogWriter
 from executor_service.failures import Failure, classify
 from executor_service.lease_keeper import LeaseKeeper
 from executor_service.onward import OnwardPublisher, due_in_s
@@ -42,7 +41,8 @@ from executor_service.sent_marks import SentRecorder
 from shared import failpoints
 from shared.booking_state import BookingSnapshot
 from shared.codec import decode_job
-from shared.db.models import EventStatus
+from shared.db.event_status import EventStatus
+from shared.db.eventlog_writer import EventLogWriter
 from shared.errors import PoisonMessage
 from shared.proto.automation.v1 import automation_pb2 as pb
 
@@ -143,20 +143,18 @@ class BatchProcessor:
                     outcome.pending.append(Pending(run.msg, publish, row))
             failed = await_publishes(outcome.pending, outcome.rows)
             outcome.unfinished = [p.msg for p in failed] + outcome.blocked
-            outcome.released = [p.row["idempotency_key"] for p in failed if p.row is not None]
+            outcome.released = [p.row.idempotency_key for p in failed if p.row is not None]
         if not outcome.rows_written:
-            self._eventlog.write(outcome.rows)
+            outcome.rows = self._eventlog.write(outcome.rows)
             outcome.rows_written = True
             for row in outcome.rows:
-                metrics.JOBS.labels(row["automation_type"], row["status"]).inc()
+                metrics.JOBS.labels(row.automation_type, row.status).inc()
             observe_end_to_end(outcome.runs, time.time())
         if not outcome.marked:
             done = EventStatus.FINAL
-            self._dedup.mark_done(
-                {r["idempotency_key"]: r["job_id"] for r in outcome.rows if r["status"] in done}
-            )
+            self._dedup.mark_done({r.idempotency_key: r.job_id for r in outcome.rows if r.status in done})
             # Failed attempts and not-durable ones give up their leases: whoever consumes them next runs them.
-            not_done = [r["idempotency_key"] for r in outcome.rows if r["status"] not in done]
+            not_done = [r.idempotency_key for r in outcome.rows if r.status not in done]
             self._dedup.release(not_done + outcome.released)
             outcome.marked = True
             self._keeper.clear()

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from shared.automation_settings import AutomationSettings
 from shared.booking_state import BookingSnapshot, BookingStates, verdict
-from shared.db.models import EventStatus
+from shared.db.event_status import EventStatus
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 

@@ -28,7 +28,7 @@ from confluent_kafka import Message
 from executor_service import metrics
 from executor_service.failures import Failure
 from shared.codec import ErrorNote, dead_letter_headers, encode_job, read_envelope
-from shared.db.models import EventStatus
+from shared.db.event_status import EventStatus
 from shared.kafka import Delivery, JobProducer
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
-from typing import Any
 
 from confluent_kafka import Message
 
@@ -14,6 +13,7 @@ from executor_service import metrics
 from executor_service.failures import Failure
 from executor_service.runner import JobRun
 from shared.codec import read_envelope
+from shared.db.event_row import EventRow
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import log_context, trace_id
 
@@ -29,7 +29,7 @@ class Pending:
 
     msg: Message
     future: Future
-    row: dict[str, Any] | None
+    row: EventRow | None
 
 
 @dataclass
@@ -41,14 +41,14 @@ class BatchOutcome:
     blocked: list[Message]
     deferred: list[_Item] = field(default_factory=list)  # due later: on to a delay topic
     pending: list[Pending] | None = None  # onward publishes, once started
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[EventRow] = field(default_factory=list)
     unfinished: list[Message] = field(default_factory=list)
     released: list[str] = field(default_factory=list)  # keys of runs whose outcome is not durable
     rows_written: bool = False
     marked: bool = False
 
 
-def await_publishes(pending: list[Pending], rows: list[dict[str, Any]]) -> list[Pending]:
+def await_publishes(pending: list[Pending], rows: list[EventRow]) -> list[Pending]:
     """Wait for the onward publishes; acked ones add their row; the failed ones are returned."""
     wait([p.future for p in pending], timeout=_PUBLISH_TIMEOUT_S)
     failed = []

@@ -17,7 +17,8 @@ from executor_service.channel_registry import ChannelRegistry
 from executor_service.failures import Failure, classify
 from shared.automation_settings import AutomationSettings
 from shared.codec import read_envelope
-from shared.db.models import EventStatus
+from shared.db.event_row import EventRow
+from shared.db.event_status import EventStatus
 from shared.names import recipient_name, type_name
 from shared.pii import mask_email, mask_phone, redact_text
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -90,7 +91,7 @@ class JobRunner:
         return JobRun(job, msg, datetime.now(UTC), outputs={**(outputs or {}), "recovered": True})
 
 
-def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> dict[str, Any]:
+def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> EventRow:
     """The EventLog row of ``run`` ending in ``status``: inputs = the full request (contact details
     included), outputs = the rendered message and the channel's answer (or why nothing was sent).
 
@@ -99,27 +100,27 @@ def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> dic
     ReplayDeadLetters re-sends it from these inputs."""
     job, request = run.job, run.job.request
     redact = redact_contacts and status != EventStatus.DEAD_LETTERED
-    return {
-        "job_id": job.job_id,
-        "idempotency_key": job.idempotency_key,
-        "automation_type": type_name(request.automation_type),
-        "recipient": recipient_name(request.recipient),
-        "booking_id": request.booking.id,
-        "status": status,
-        "attempt": job.attempt,
-        "inputs": redacted_inputs(request) if redact else to_dict(request),
-        "outputs": run.outputs,
-        "error": run.failure.message if run.failure else None,
-        "error_class": run.failure.error_class if run.failure else None,
-        "replay_of": job.replay_of or None,
-        "traceparent": read_envelope(run.msg.headers()).traceparent,
-        "started_at": run.started_at,
-        "finished_at": datetime.now(UTC),
-        "duration_ms": run.duration_s * 1000.0,
-        "kafka_topic": run.msg.topic(),
-        "kafka_partition": run.msg.partition(),
-        "kafka_offset": run.msg.offset(),
-    }
+    return EventRow(
+        job_id=job.job_id,
+        idempotency_key=job.idempotency_key,
+        automation_type=type_name(request.automation_type),
+        recipient=recipient_name(request.recipient),
+        booking_id=request.booking.id,
+        status=status,
+        attempt=job.attempt,
+        inputs=redacted_inputs(request) if redact else to_dict(request),
+        outputs=run.outputs,
+        error=run.failure.message if run.failure else None,
+        error_class=run.failure.error_class if run.failure else None,
+        replay_of=job.replay_of or None,
+        traceparent=read_envelope(run.msg.headers()).traceparent,
+        started_at=run.started_at,
+        finished_at=datetime.now(UTC),
+        duration_ms=run.duration_s * 1000.0,
+        kafka_topic=run.msg.topic(),
+        kafka_partition=run.msg.partition(),
+        kafka_offset=run.msg.offset(),
+    )
 
 
 def redacted_inputs(request: pb.EnqueueAutomationRequest) -> dict[str, Any]:

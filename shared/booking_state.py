@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import redis
 
 from shared.constants import BOOKING_KEY_PREFIX
-from shared.db.models import EventStatus
+from shared.db.event_status import EventStatus
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 

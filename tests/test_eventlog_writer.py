@@ -13,10 +13,12 @@ from sqlalchemy import Engine, create_engine, pool, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from executor_service.eventlog import EventLogWriter
 from shared.db.engine import make_session_factory
+from shared.db.event_row import EventRow
+from shared.db.event_status import EventStatus
+from shared.db.eventlog_writer import EventLogWriter
 from shared.db.migrate import upgrade
-from shared.db.models import EventLog, EventStatus
+from shared.db.models import EventLog
 
 
 @pytest.fixture
@@ -34,9 +36,9 @@ def writer(engine: Engine) -> EventLogWriter:
     return EventLogWriter(make_session_factory(engine))
 
 
-def row(job_id: str, key: str, status: str = EventStatus.SUCCEEDED, **fields: Any) -> dict[str, Any]:
+def row(job_id: str, key: str, status: str = EventStatus.SUCCEEDED, **fields: Any) -> EventRow:
     started = datetime(2026, 11, 28, 17, 30, 0, 123456, tzinfo=UTC)
-    return {
+    values = {
         "job_id": job_id,
         "idempotency_key": key,
         "automation_type": "bookingConfirmation",
@@ -58,6 +60,7 @@ def row(job_id: str, key: str, status: str = EventStatus.SUCCEEDED, **fields: An
         "kafka_offset": 2**40 + 7,
         **fields,
     }
+    return EventRow(**values)
 
 
 def stored(engine: Engine) -> list[dict[str, Any]]:
@@ -76,12 +79,12 @@ def test_every_value_comes_back_as_written(engine, writer):
         ),
         row("j3", "k3", replay_of="j0", traceparent=None),
     ]
-    writer.write([dict(r) for r in rows])
+    assert writer.write(rows) == rows
     back = stored(engine)
     for r in back:  # SQLite keeps no time zone: compare instants
         for name in ("started_at", "finished_at"):
             r[name] = r[name].replace(tzinfo=r[name].tzinfo or UTC)
-    assert back == rows
+    assert back == [r.values() for r in rows]
 
 
 def test_none_outputs_are_stored_as_sqlalchemy_stores_them(engine, writer):
@@ -94,19 +97,21 @@ def test_none_outputs_are_stored_as_sqlalchemy_stores_them(engine, writer):
 
 def test_a_second_success_for_a_key_becomes_skipped_duplicate_and_the_rest_is_written(engine, writer):
     writer.write([row("j1", "k1")])
-    writer.write(
+    written = writer.write(
         [
             row("j2", "k1"),  # the guard refuses this one
             row("j3", "k2"),
             row("j4", "k3", EventStatus.RETRY_SCHEDULED, error="timeout", error_class="timeout"),
         ]
     )
-    assert [(r["job_id"], r["status"]) for r in stored(engine)] == [
+    expected = [
         ("j1", EventStatus.SUCCEEDED),
         ("j2", EventStatus.SKIPPED_DUPLICATE),
         ("j3", EventStatus.SUCCEEDED),
         ("j4", EventStatus.RETRY_SCHEDULED),
     ]
+    assert [(r["job_id"], r["status"]) for r in stored(engine)] == expected
+    assert [(r.job_id, r.status) for r in written] == expected[1:], "the rows come back as written"
 
 
 def test_a_failed_batch_writes_nothing(engine, writer):

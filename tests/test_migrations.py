@@ -13,8 +13,9 @@ from sqlalchemy import Engine, create_engine, inspect, pool, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shared.db.event_status import EventStatus
 from shared.db.migrate import alembic_config, upgrade
-from shared.db.models import Base, EventLog, EventStatus
+from shared.db.models import Base, EventLog
 
 HEAD = "0004"
 INDEXES = {

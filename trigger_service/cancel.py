@@ -17,7 +17,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from shared.db.models import EventLog, EventStatus
+from shared.db.event_row import EventRow
+from shared.db.event_status import EventStatus
+from shared.db.models import EventLog
 
 PENDING = (EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED, EventStatus.PAUSED)
 CANCELLED_REASON = "cancelled by CancelAutomations"  # the executor's reason for the same end
@@ -44,30 +46,13 @@ class PendingCanceller:
             )
             rows = [_cancelled_row(row, at) for row in pending]
             session.add_all(rows)
-            session.flush()  # assigns the ids the response carries
+            session.flush()  # assigns the ids the response carries (hence the ORM here, not the writer)
             session.expunge_all()
         return rows
 
 
 def _cancelled_row(row: EventLog, at: datetime) -> EventLog:
-    return EventLog(
-        job_id=row.job_id,
-        idempotency_key=row.idempotency_key,
-        automation_type=row.automation_type,
-        recipient=row.recipient,
-        booking_id=row.booking_id,
-        status=EventStatus.CANCELLED,
-        attempt=row.attempt,
-        inputs=row.inputs,
-        outputs={"reason": CANCELLED_REASON, "was": row.status},
-        error=None,
-        error_class=None,
-        replay_of=row.replay_of,
-        traceparent=row.traceparent,
-        started_at=at,
-        finished_at=at,
-        duration_ms=0.0,
-        kafka_topic=row.kafka_topic,
-        kafka_partition=row.kafka_partition,
-        kafka_offset=row.kafka_offset,
+    cancelled = EventRow.follow_up(
+        row, status=EventStatus.CANCELLED, outputs={"reason": CANCELLED_REASON, "was": row.status}, at=at
     )
+    return EventLog(**cancelled.values())

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from google.protobuf.json_format import ParseDict, ParseError
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.codec import encode_job
-from shared.db.models import EventLog, EventStatus
+from shared.db.event_row import EventRow
+from shared.db.event_status import EventStatus
+from shared.db.eventlog_writer import EventLogWriter
+from shared.db.models import EventLog
 from shared.errors import ProduceError
-from shared.kafka import JobProducer
+from shared.kafka import Delivery, JobProducer
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import child_of
 from trigger_service.operator_validation import ReplayQuery
@@ -43,6 +46,7 @@ class ReplayOutcome:
 class Replayer:
     def __init__(self, sessions: sessionmaker[Session], producer: JobProducer, jobs_topic: str) -> None:
         self._sessions = sessions
+        self._writer = EventLogWriter(sessions)
         self._producer = producer
         self._jobs_topic = jobs_topic
 
@@ -56,7 +60,7 @@ class Replayer:
         if request.dry_run:
             return ReplayOutcome([_replayed(row, "") for row in rows], matched - len(rows))
         interval_s = request.interval_s
-        done: list[tuple[EventLog, pb.AutomationJob, object]] = []
+        done: list[tuple[EventLog, pb.AutomationJob, Delivery]] = []
         for row in rows:
             if time.monotonic() + interval_s + 0.5 >= deadline:
                 break
@@ -76,36 +80,23 @@ class Replayer:
         log.info("dead letters replayed", extra={"jobs": len(done), "matched": matched})
         return ReplayOutcome([_replayed(row, job.job_id) for row, job, _ in done], matched - len(done))
 
-    def _record(self, done: list) -> None:
-        if not done:
-            return
+    def _record(self, done: list[tuple[EventLog, pb.AutomationJob, Delivery]]) -> None:
         now = datetime.now(UTC)
         rows = [
-            {
-                "job_id": row.job_id,
-                "idempotency_key": row.idempotency_key,
-                "automation_type": row.automation_type,
-                "recipient": row.recipient,
-                "booking_id": row.booking_id,
-                "status": EventStatus.REPLAYED,
-                "attempt": row.attempt,
-                "inputs": row.inputs,
-                "outputs": {"replayed_as_job_id": job.job_id},
-                "error": None,
-                "error_class": None,
-                "replay_of": None,
-                "traceparent": None,
-                "started_at": now,
-                "finished_at": now,
-                "duration_ms": 0.0,
-                "kafka_topic": delivery.topic,
-                "kafka_partition": delivery.partition,
-                "kafka_offset": delivery.offset,
-            }
+            EventRow.follow_up(
+                row,
+                status=EventStatus.REPLAYED,
+                outputs={"replayed_as_job_id": job.job_id},
+                at=now,
+                replay_of=None,
+                traceparent=None,
+                kafka_topic=delivery.topic,
+                kafka_partition=delivery.partition,
+                kafka_offset=delivery.offset,
+            )
             for row, job, delivery in done
         ]
-        with self._sessions.begin() as session:
-            session.connection().execute(insert(EventLog.__table__), rows)
+        self._writer.write(rows)
 
 
 def _replay_job(row: EventLog) -> pb.AutomationJob | None:

@@ -17,7 +17,8 @@ from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from shared.constants import MAX_PAGE_BYTES
-from shared.db.models import EventLog, EventStatus
+from shared.db.event_status import EventStatus
+from shared.db.models import EventLog
 from shared.proto.automation.v1 import automation_pb2 as pb
 from trigger_service.operator_validation import DeadLetterQuery, PageRequest, RunsQuery, encode_page_token
 

@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, Delete, Engine, and_, delete, exists, func
 from sqlalchemy.orm import aliased
 
 from shared.db.engine import make_engine
-from shared.db.models import EventLog, EventStatus
+from shared.db.event_status import EventStatus
+from shared.db.models import EventLog
 
 # Statuses after which a job never runs again on its own: its rows may be pruned by age. A dead letter
 # is terminal here too: retention is what bounds how long it stays replayable (README, "Retention").

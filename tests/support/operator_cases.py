@@ -20,8 +20,9 @@ from grpc_status import rpc_status
 from sqlalchemy import create_engine, insert, make_url, text
 
 from devtools.sample import sample_request
+from shared.db.event_status import EventStatus
 from shared.db.migrate import upgrade
-from shared.db.models import EventLog, EventStatus
+from shared.db.models import EventLog
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto_dict import to_dict
 

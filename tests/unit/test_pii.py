@@ -224,7 +224,7 @@ def _run() -> JobRun:
 
 
 def test_event_row_keeps_full_inputs_by_default() -> None:
-    inputs = event_row(_run(), "succeeded")["inputs"]
+    inputs = event_row(_run(), "succeeded").inputs
     assert inputs["booking"]["client"]["phone"] == "+14155550123"
     assert inputs["booking"]["client"]["email"] == "ana@example.com"
     assert inputs["booking"]["sitter"]["phone"] == "+14155550199"
@@ -233,15 +233,15 @@ def test_event_row_keeps_full_inputs_by_default() -> None:
 @pytest.mark.parametrize("status", ["succeeded", "retry_scheduled", "scheduled", "cancelled", "skipped_late"])
 def test_event_row_masks_contacts_when_asked(status: str) -> None:
     row = event_row(_run(), status, redact_contacts=True)
-    booking = row["inputs"]["booking"]
+    booking = row.inputs["booking"]
     assert booking["client"]["phone"] == "+1********23"
     assert booking["client"]["email"] == "a***@example.com"
     assert booking["sitter"]["phone"] == "+1********99"
     assert booking["notes"] == "Gate code 4411; call +1********00 or mail g***@example.com"
     assert booking["client"]["first_name"] == "Ana" and booking["id"] == "bk_2027-0001"  # the rest stays
-    assert row["outputs"] == {"channel_response": {"http_status": 200}}
+    assert row.outputs == {"channel_response": {"http_status": 200}}
 
 
 def test_dead_letter_rows_keep_full_inputs_for_replay() -> None:
-    inputs = event_row(_run(), "dead_lettered", redact_contacts=True)["inputs"]
+    inputs = event_row(_run(), "dead_lettered", redact_contacts=True).inputs
     assert inputs["booking"]["client"]["phone"] == "+14155550123"
