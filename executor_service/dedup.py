@@ -20,50 +20,11 @@ from typing import Any
 import redis
 
 from shared.constants import DEDUP_KEY_PREFIX
+from shared.redis_client import load_script
 
-# Each operation is one script over all the batch's keys: one round trip and one command, where a
-# pipeline would cost a command (and its client-side encoding) per key. The keys of one call must
-# live on one node (plain Redis or Sentinel; on Redis Cluster give the keys a hash tag).
-
-# KEYS: keys; ARGV[1]: our lease value, ARGV[2]: lease ms. Per key: '' if ours now, else its value.
-_CLAIM = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
-    out[i] = ''
-  else
-    local v = redis.call('GET', key)
-    if v == ARGV[1] then out[i] = '' else out[i] = v or '?' end
-  end
-end
-return out
-"""
-
-# KEYS: keys; ARGV[1..n]: values; ARGV[n+1]: ttl seconds.
-_SET_ALL = """
-local ttl = ARGV[#KEYS + 1]
-for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ttl) end
-return #KEYS
-"""
-
-# KEYS: keys; ARGV[1]: our lease value, ARGV[2]: lease ms. Extends each key still holding our lease
-# (never a sent/done marker, never another worker's lease); returns how many.
-_RENEW = """
-local n = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then n = n + redis.call('PEXPIRE', key, ARGV[2]) end
-end
-return n
-"""
-
-# KEYS: keys; ARGV[1]: our lease value. Deletes each key still holding our lease.
-_RELEASE = """
-local n = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then n = n + redis.call('DEL', key) end
-end
-return n
-"""
+# Each operation is one script over all the batch's keys (the dedup_*.lua files here): one round trip
+# and one command, where a pipeline would cost a command per key. The keys of one call must live on one
+# node (plain Redis or Sentinel; on Redis Cluster give the keys a hash tag).
 
 
 @dataclass(frozen=True)
@@ -83,23 +44,19 @@ class Entry:
 
     @classmethod
     def loads(cls, raw: bytes) -> Entry:
-        try:
-            p = json.loads(raw)
-            return cls(p["state"], p["job_id"], p.get("worker", ""), p.get("outputs"))
-        except (ValueError, KeyError, TypeError):
-            return cls("done", raw.decode(errors="replace"))  # an older plain marker: treat as done
+        p = json.loads(raw)
+        return cls(p["state"], p["job_id"], p.get("worker", ""), p.get("outputs"))
 
 
 class DedupTable:
     def __init__(self, client: redis.Redis, *, worker: str, lease_s: float, ttl_s: int) -> None:
-        self._redis = client
         self._worker = worker
         self._lease_ms = max(1, int(lease_s * 1000))
         self._ttl_s = ttl_s
-        self._claim = client.register_script(_CLAIM)
-        self._set_all_script = client.register_script(_SET_ALL)
-        self._release = client.register_script(_RELEASE)
-        self._renew = client.register_script(_RENEW)
+        self._claim = load_script(client, __package__, "dedup_claim.lua")
+        self._set_all_script = load_script(client, __package__, "dedup_set_all.lua")
+        self._release = load_script(client, __package__, "dedup_release.lua")
+        self._renew = load_script(client, __package__, "dedup_renew.lua")
 
     @property
     def lease_s(self) -> float:
@@ -128,12 +85,9 @@ class DedupTable:
                 result[key] = Entry.loads(raw)
         return result
 
-    def mark_sent(self, key: str, job_id: str, outputs: dict[str, Any]) -> None:
-        """Record a delivery right after it happened (before the EventLog row commits)."""
-        self.mark_sent_many([(key, job_id, outputs)])
-
     def mark_sent_many(self, sent: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """``mark_sent`` for many (key, job id, outputs), in one round trip."""
+        """Record deliveries right after they happened (before their EventLog rows commit): (key, job id,
+        outputs) each, in one round trip."""
         self._set_all({key: Entry("sent", job_id, outputs=outputs).dumps() for key, job_id, outputs in sent})
 
     def mark_done(self, jobs: Mapping[str, str]) -> None:
@@ -161,11 +115,3 @@ class DedupTable:
         return int(
             self._renew(keys=[DEDUP_KEY_PREFIX + k for k in keys], args=[self._lease(), self._lease_ms])
         )
-
-    def done_keys(self, keys: Iterable[str]) -> set[str]:
-        """Keys whose entry is a sent or done marker (for tests and tools)."""
-        keys = list(dict.fromkeys(keys))
-        values = self._redis.mget([DEDUP_KEY_PREFIX + k for k in keys]) if keys else []
-        return {
-            k for k, v in zip(keys, values, strict=True) if v is not None and Entry.loads(v).state != "lease"
-        }

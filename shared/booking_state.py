@@ -25,40 +25,7 @@ from shared.constants import BOOKING_KEY_PREFIX
 from shared.db.event_status import EventStatus
 from shared.names import recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
-
-# KEYS: booking hashes; ARGV[4i-3..4i]: version, status, paid (0/1), pair field of KEYS[i]; ARGV[last]: ttl s.
-_RECORD = """
-local ttl = ARGV[#ARGV]
-for i, key in ipairs(KEYS) do
-  local b = 4 * (i - 1)
-  local v = tonumber(ARGV[b + 1])
-  if v >= tonumber(redis.call('HGET', key, 'v') or '-1') then
-    redis.call('HSET', key, 'v', ARGV[b + 1], 'status', ARGV[b + 2], 'paid', ARGV[b + 3])
-  end
-  if v > tonumber(redis.call('HGET', key, ARGV[b + 4]) or '-1') then
-    redis.call('HSET', key, ARGV[b + 4], ARGV[b + 1])
-  end
-  redis.call('EXPIRE', key, ttl)
-end
-return #KEYS
-"""
-
-# KEYS[1]: hash; ARGV[1]: at ms, ARGV[2]: ttl s, ARGV[3..]: fields to set to max(at, current).
-_CANCEL = """
-for i = 3, #ARGV do
-  local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
-  if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
-end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
-
-# KEYS: booking hashes. Each one's HGETALL, as a flat field/value list (empty when absent).
-_FETCH = """
-local out = {}
-for i, key in ipairs(KEYS) do out[i] = redis.call('HGETALL', key) end
-return out
-"""
+from shared.redis_client import load_script
 
 ALL_TYPES = "*"
 # Types that make no sense once the booking is cancelled (all six today: none is a cancellation notice).
@@ -118,9 +85,9 @@ class BookingStates:
     def __init__(self, client: redis.Redis, *, ttl_s: int) -> None:
         self._redis = client
         self._ttl_s = ttl_s
-        self._record = client.register_script(_RECORD)
-        self._cancel = client.register_script(_CANCEL)
-        self._fetch = client.register_script(_FETCH)
+        self._record = load_script(client, __package__, "booking_state_record.lua")
+        self._cancel = load_script(client, __package__, "booking_state_cancel.lua")
+        self._fetch = load_script(client, __package__, "booking_state_fetch.lua")
 
     def record(self, requests: Iterable[pb.EnqueueAutomationRequest]) -> None:
         """Note accepted jobs' booking versions and states (one script call)."""

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from executor_service.dedup import DedupTable
+from executor_service.dedup import DedupTable, Entry
 from shared.embedded import free_port, wait_for_port
 from shared.redis_client import make_redis
 from tests.support.certs import CertAuthority
@@ -51,8 +51,10 @@ def test_dedup_and_idempotency_work_over_rediss(tls_redis):
     assert client.ping()
     table = DedupTable(client, worker="w", lease_s=30, ttl_s=60)
     assert table.claim(["k1"]) == {"k1": None}
-    table.mark_sent("k1", "job-1", {"body": "hi"})
-    assert table.done_keys(["k1"]) == {"k1"}
+    table.mark_sent_many([("k1", "job-1", {"body": "hi"})])
+    assert DedupTable(client, worker="w2", lease_s=30, ttl_s=60).claim(["k1"]) == {
+        "k1": Entry("sent", "job-1", outputs={"body": "hi"})
+    }
     store = IdempotencyStore(client, lease_ms=5000, accepted_ttl_s=60)
     assert store.claim_many({"key": "job-1"}) == {"key": None}
 

@@ -18,42 +18,7 @@ import redis
 from shared.constants import IDEMPOTENCY_KEY_PREFIX
 from shared.errors import IdempotencyStoreUnavailable
 from shared.kafka import Delivery
-
-# Compare-and-set on the claim we hold: KEYS[1]=key, ARGV[1]=our pending value,
-# ARGV[2]=new value ('' deletes), ARGV[3]=ttl ms.
-_RESOLVE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
-return 1
-"""
-
-# The same for many keys at once: KEYS=keys; ARGV[2i-1]=pending value, ARGV[2i]=new value ('' deletes);
-# ARGV[last]=ttl ms. One script call, not a pipeline of per-key calls.
-_RESOLVE_MANY = """
-local ttl = ARGV[#ARGV]
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[2 * i - 1] then
-    local new = ARGV[2 * i]
-    if new == '' then redis.call('DEL', key) else redis.call('SET', key, new, 'PX', ttl) end
-  end
-end
-return #KEYS
-"""
-
-# KEYS=keys; ARGV[i]=our pending value for KEYS[i]; ARGV[last]=lease ms. Per key: '' when claimed now,
-# else the value already there.
-_CLAIM_MANY = """
-local lease = ARGV[#ARGV]
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[i], 'NX', 'PX', lease) then
-    out[i] = ''
-  else
-    out[i] = redis.call('GET', key)
-  end
-end
-return out
-"""
+from shared.redis_client import load_script
 
 
 @dataclass(frozen=True)
@@ -80,50 +45,18 @@ class Record:
 
 class IdempotencyStore:
     def __init__(self, client: redis.Redis, *, lease_ms: int, accepted_ttl_s: int) -> None:
-        self._redis = client
         self._lease_ms = lease_ms
         self._accepted_ttl_ms = accepted_ttl_s * 1000
-        self._resolve = client.register_script(_RESOLVE)
-        self._resolve_many = client.register_script(_RESOLVE_MANY)
-        self._claim_many = client.register_script(_CLAIM_MANY)
+        self._claim_many = load_script(client, __package__, "idempotency_claim_many.lua")
+        self._settle_many = load_script(client, __package__, "idempotency_settle_many.lua")
 
     @staticmethod
     def _key(idempotency_key: str) -> str:
         return IDEMPOTENCY_KEY_PREFIX + idempotency_key
 
-    def claim(self, idempotency_key: str, job_id: str) -> Record | None:
-        """Claim the key for ``job_id``; None when claimed, else the record already there."""
-        pending = Record("pending", job_id).dumps()
-        key = self._key(idempotency_key)
-        try:
-            while True:
-                if self._redis.set(key, pending, nx=True, px=self._lease_ms):
-                    return None
-                raw = self._redis.get(key)
-                if raw is not None:  # else the holder released it between SET and GET: claim again
-                    return Record.loads(raw)
-        except redis.RedisError as exc:
-            raise IdempotencyStoreUnavailable(str(exc)) from exc
-
-    def accept(self, idempotency_key: str, job_id: str, delivery: Delivery) -> bool:
-        """Turn our claim into an accepted record; False if the claim was no longer ours."""
-        accepted = Record("accepted", job_id, delivery).dumps()
-        return self._cas(idempotency_key, job_id, accepted, self._accepted_ttl_ms)
-
-    def release(self, idempotency_key: str, job_id: str) -> bool:
-        """Drop our claim so the key can be used again."""
-        return self._cas(idempotency_key, job_id, "", 0)
-
-    def _cas(self, idempotency_key: str, job_id: str, new_value: str, ttl_ms: int) -> bool:
-        pending = Record("pending", job_id).dumps()
-        try:
-            return bool(self._resolve(keys=[self._key(idempotency_key)], args=[pending, new_value, ttl_ms]))
-        except redis.RedisError as exc:
-            raise IdempotencyStoreUnavailable(str(exc)) from exc
-
     def claim_many(self, jobs: Mapping[str, str]) -> dict[str, Record | None]:
-        """``claim()`` for many keys (key -> job id), in one script call (atomic per key: the value
-        returned is the one that made the SET NX fail)."""
+        """Claim each key (key -> job id) with a pending lease, in one script call: key -> None when
+        claimed now, else the record already there (atomic per key: the one that made the SET NX fail)."""
         if not jobs:
             return {}
         values = [Record("pending", job_id).dumps() for job_id in jobs.values()]
@@ -142,6 +75,6 @@ class IdempotencyStore:
             accepted = "" if delivery is None else Record("accepted", job_id, delivery).dumps()
             args += [Record("pending", job_id).dumps(), accepted]
         try:
-            self._resolve_many(keys=[self._key(k) for k in outcomes], args=[*args, self._accepted_ttl_ms])
+            self._settle_many(keys=[self._key(k) for k in outcomes], args=[*args, self._accepted_ttl_ms])
         except redis.RedisError as exc:
             raise IdempotencyStoreUnavailable(str(exc)) from exc
