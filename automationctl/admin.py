@@ -130,7 +130,7 @@ def _confirm(ctx: Context, total: int, kept: int, days: int) -> bool:
 def run_topics_ensure(args: argparse.Namespace, ctx: Context) -> int:
     from confluent_kafka import KafkaError, KafkaException
 
-    from shared.kafka import ensure_topic_specs
+    from shared.kafka_admin import ensure_topic_specs
     from shared.topics import topic_specs
 
     settings = ctx.require_settings()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from shared.constants import DELAY_TIERS_S, RETRY_TIERS_S
 from shared.embedded import EmbeddedProcess, redis_answers, start_tansu, start_valkey
-from shared.kafka import ensure_topics
+from shared.kafka_admin import ensure_topics
 from shared.topics import all_topics
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"

@@ -20,7 +20,7 @@ from pathlib import Path
 from shared.config import Settings
 from shared.db.migrate import upgrade
 from shared.embedded import EmbeddedProcess, free_port, redis_answers, start_tansu, start_valkey
-from shared.kafka import ensure_topic_specs
+from shared.kafka_admin import ensure_topic_specs
 from shared.topics import topic_specs
 
 DEFAULT_KAFKA_PORT = 9092

@@ -17,10 +17,6 @@ from confluent_kafka import Consumer, KafkaException, Producer
 
 from shared.errors import ProduceError
 
-# Topic creation lives in shared/kafka_admin.py; re-exported here, where callers have always found it.
-from shared.kafka_admin import ensure_topic_specs as ensure_topic_specs
-from shared.kafka_admin import ensure_topics as ensure_topics
-
 log = logging.getLogger(__name__)
 
 

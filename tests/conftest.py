@@ -246,7 +246,7 @@ def settings(
     group and database; Redis flushed; the webhook channel pointed at ``http_receiver``; no quiet hours."""
     from shared.config import Settings
     from shared.db.migrate import upgrade
-    from shared.kafka import ensure_topics
+    from shared.kafka_admin import ensure_topics
     from shared.topics import all_topics
 
     upgrade(database_url)

@@ -28,7 +28,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from shared.config import Settings
-from shared.kafka import ensure_topics
+from shared.kafka_admin import ensure_topics
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from tests.support.fuzz_operator_requests import OPERATOR_RPCS, operator_cases

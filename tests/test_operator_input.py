@@ -20,7 +20,7 @@ import redis
 from shared.config import Settings
 from shared.constants import MAX_PAGE_BYTES
 from shared.db.engine import make_engine, make_session_factory
-from shared.kafka import ensure_topics
+from shared.kafka_admin import ensure_topics
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.operator_cases import (
     ALERT,

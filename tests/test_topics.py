@@ -10,7 +10,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 from pydantic import ValidationError
 
 from shared.config import DAY_MS, Settings
-from shared.kafka import ensure_topic_specs, ensure_topics
+from shared.kafka_admin import ensure_topic_specs, ensure_topics
 from shared.topics import TopicSpec, all_topics, dead_letter_topic, topic_specs
 
 # --- topic_specs and Settings (no broker) -------------------------------------------------------------

@@ -33,7 +33,7 @@ from trigger_service.pauses import PauseStore
 from trigger_service.replay import Replayer
 from trigger_service.runs import RunsReader
 from trigger_service.scheduling import Scheduler
-from trigger_service.servicer import AutomationServicer, EnqueueConfig
+from trigger_service.servicer import AutomationServicer
 from trigger_service.tls import server_credentials
 
 log = logging.getLogger(__name__)
@@ -105,13 +105,13 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     engine = make_engine(settings.sqlalchemy_url)  # connects on first use
     sessions = make_session_factory(engine)
     servicer = AutomationServicer(
-        EnqueueConfig(jobs_topic=settings.jobs_topic, produce_timeout_s=settings.produce_timeout_s),
         Enqueuer(settings.jobs_topic, producer, idempotency, bookings, scheduler),
         bookings,
         RunsReader(sessions),
         Replayer(sessions, producer, settings.jobs_topic),
         PendingCanceller(sessions),
         PauseStore(sessions),
+        produce_timeout_s=settings.produce_timeout_s,
     )
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.grpc_max_workers, thread_name_prefix="grpc"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NoReturn
 
@@ -36,24 +35,19 @@ log = logging.getLogger(__name__)
 _DEADLINE_MARGIN_S = 0.05
 
 
-@dataclass(frozen=True)
-class EnqueueConfig:
-    jobs_topic: str
-    produce_timeout_s: float
-
-
 class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationServiceServicer):
     def __init__(
         self,
-        config: EnqueueConfig,
         enqueuer: Enqueuer,
         bookings: BookingStates,
         runs: RunsReader,
         replayer: Replayer,
         canceller: PendingCanceller,
         pauses: PauseStore,
+        *,
+        produce_timeout_s: float,
     ) -> None:
-        self._config = config
+        self._produce_timeout_s = produce_timeout_s
         self._enqueuer = enqueuer
         self._coalescer = EnqueueCoalescer(enqueuer)
         self._bookings = bookings
@@ -135,7 +129,7 @@ class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationService
 
     def _budget_s(self, context: grpc.ServicerContext) -> float:
         remaining = context.time_remaining()
-        budget = self._config.produce_timeout_s
+        budget = self._produce_timeout_s
         if remaining is not None:
             budget = min(budget, remaining - _DEADLINE_MARGIN_S)
         return max(budget, 0.0)
