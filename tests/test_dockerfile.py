@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import tomllib
+import zipfile
 
 from shared.config import Settings
 from shared.embedded import free_port
@@ -243,3 +244,36 @@ def test_image_requirements_freeze_exactly_the_pins_of_pyproject():
             f"deploy/requirements-image.txt has {name}=={frozen.get(name)}, pyproject.toml {version}: "
             "regenerate it (its header says how)"
         )
+
+
+def test_the_wheel_the_image_installs_carries_every_package_data_file(tmp_path):
+    """The Lua scripts and the automation settings are read from the installed package, not the tree."""
+    package_data = sorted(
+        path.relative_to(ROOT).as_posix()
+        for package in ("shared", "trigger_service", "executor_service")
+        for pattern in ("*.lua", "*.toml")
+        for path in (ROOT / package).rglob(pattern)
+    )
+    assert any(name.endswith(".lua") for name in package_data)
+    for name in package_data:
+        assert in_context(name), f".dockerignore leaves out {name}"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            tmp_path,
+            ROOT,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [wheel] = tmp_path.glob("petsit_automation-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        missing = set(package_data) - set(archive.namelist())
+    assert not missing, f"not in the wheel: {sorted(missing)}"
