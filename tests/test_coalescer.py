@@ -130,7 +130,7 @@ def test_a_key_held_by_a_call_in_flight_elsewhere_does_not_hold_up_other_calls(s
         make_redis(settings.redis_url.get_secret_value(), timeout_s=2.0), lease_ms=30_000, accepted_ttl_s=60
     )
     key = default_idempotency_key(held)
-    assert store.claim(key, "job-elsewhere") is None  # another replica is producing this job
+    assert store.claim_many({key: "job-elsewhere"}) == {key: None}  # another replica is producing this job
     elsewhere = Delivery(settings.jobs_topic, 0, 41)
 
     with running_trigger(settings) as (stub, _), ThreadPoolExecutor(1) as pool:
@@ -138,7 +138,7 @@ def test_a_key_held_by_a_call_in_flight_elsewhere_does_not_hold_up_other_calls(s
         time.sleep(0.2)
         others = [stub.EnqueueAutomation(sample_request(bid()), timeout=10) for _ in range(5)]
         assert not waiting.done(), "the other calls were answered while the held key was still asked for"
-        assert store.accept(key, "job-elsewhere", elsewhere)
+        store.settle_many({key: ("job-elsewhere", elsewhere)})
         answer = waiting.result(10)
 
     assert all(not o.duplicate for o in others)
