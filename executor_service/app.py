@@ -7,6 +7,8 @@ import socket
 import uuid
 from collections.abc import Callable
 
+from redis import Redis
+
 from executor_service import metrics
 from executor_service.batch import BatchProcessor
 from executor_service.channel_registry import ChannelRegistry
@@ -15,10 +17,12 @@ from executor_service.consumer_loop import ConsumeLoop
 from executor_service.dedup import DedupTable
 from executor_service.lag import record_consumer_lag
 from executor_service.onward import OnwardPublisher
+from executor_service.rate_limit import RateLimiter, Throttle
 from executor_service.runner import JobRunner
-from shared.automation_settings import load_automation_settings
+from shared.automation_settings import AutomationSettings, load_automation_settings
 from shared.booking_state import BookingStates
 from shared.config import Settings
+from shared.constants import RATE_LIMIT_MAX_WAIT_S
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.eventlog_writer import EventLogWriter
 from shared.kafka import JobProducer, consumer_config, make_consumer, producer_config
@@ -77,6 +81,7 @@ def build_loop(
         jobs_topic=settings.jobs_topic,
         concurrency=settings.executor_concurrency,
         max_unrecorded_sends=settings.max_unrecorded_sends,
+        throttle=Throttle(_rate_limiter(redis_client, automations, settings), runner.channel_of),
     )
     consumer = make_consumer(
         consumer_config(
@@ -104,4 +109,18 @@ def build_loop(
         batch_wait_s=settings.batch_wait_s,
         on_close=lambda: producer.close(timeout_s=5.0),
         progress=progress or (lambda: None),
+    )
+
+
+def _rate_limiter(client: Redis, automations: AutomationSettings, settings: Settings) -> RateLimiter | None:
+    """The channel rate limits of the settings file (rate_limit.py), or None when it sets none."""
+    if not automations.rate_limits:
+        return None
+    senders = {"sms": automations.senders.sms_from, "email": automations.senders.email_from}
+    return RateLimiter(
+        client,
+        automations.rate_limits,
+        senders,
+        max_wait_s=min(RATE_LIMIT_MAX_WAIT_S, settings.dedup_lease_s / 2),
+        outage_wait_s=min(settings.delay_tiers_s),
     )

@@ -15,10 +15,10 @@ no row; like those whose publish failed they are unfinished (no offset may be co
 from __future__ import annotations
 
 import logging
-import queue
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from confluent_kafka import Message
@@ -27,6 +27,7 @@ from executor_service import metrics
 from executor_service.checks import PreSendChecks
 from executor_service.dedup import DedupTable, Entry
 from executor_service.failures import Failure, classify
+from executor_service.lanes import Lanes
 from executor_service.lease_keeper import LeaseKeeper
 from executor_service.onward import OnwardPublisher, due_in_s
 from executor_service.outcome import (
@@ -36,6 +37,7 @@ from executor_service.outcome import (
     job_log_context,
     observe_end_to_end,
 )
+from executor_service.rate_limit import Slot, Throttle
 from executor_service.runner import JobRun, JobRunner, event_row
 from executor_service.sent_marks import SentRecorder
 from shared import failpoints
@@ -51,6 +53,17 @@ log = logging.getLogger(__name__)
 _Item = tuple[pb.AutomationJob, Message]
 
 
+@dataclass
+class _Group:
+    """One booking's jobs, run in order from ``next`` (``slot``: which already holds its send slot)."""
+
+    index: int
+    items: list[_Item]
+    seen: set[str]
+    next: int = 0
+    slot: bool = False
+
+
 class BatchProcessor:
     def __init__(
         self,
@@ -63,6 +76,7 @@ class BatchProcessor:
         jobs_topic: str,
         concurrency: int,
         max_unrecorded_sends: int = 0,
+        throttle: Throttle | None = None,
     ) -> None:
         self._runner = runner
         self._dedup = dedup
@@ -70,6 +84,7 @@ class BatchProcessor:
         self._onward = onward
         self._checks = checks
         self._jobs_topic = jobs_topic
+        self._throttle = throttle or Throttle(None, lambda job: "")
         # At most this many deliveries are ever unrecorded: what one crash can repeat (0: one per lane,
         # as if each lane wrote its marker right after its send).
         self._sent = SentRecorder(dedup, max_unrecorded=max_unrecorded_sends or concurrency)
@@ -103,18 +118,13 @@ class BatchProcessor:
         succeeded = self._eventlog.succeeded_keys(keys)
         snapshots = self._checks.load(jobs)
         blocked: list[Message] = []
-        todo: queue.SimpleQueue[tuple[int, list[_Item]]] = queue.SimpleQueue()
-        for i, items in enumerate(groups.values()):
-            todo.put((i, items))
+        lanes = Lanes(_Group(i, items, set(succeeded)) for i, items in enumerate(groups.values()))
         done: list[list[JobRun]] = [[] for _ in groups]
 
         def lane() -> None:  # one of `concurrency` workers, each taking the next booking's jobs
-            while True:
-                try:
-                    i, items = todo.get_nowait()
-                except queue.Empty:
-                    return
-                done[i] = self._run_group(items, holders, succeeded, snapshots, blocked, now_ms)
+            with lanes.worker():
+                while (group := lanes.take()) is not None:
+                    self._run_group(group, lanes, done[group.index], holders, snapshots, blocked, now_ms)
 
         for lane_future in [self._pool.submit(lane) for _ in range(min(self._concurrency, len(groups)))]:
             lane_future.result()
@@ -133,7 +143,12 @@ class BatchProcessor:
                 Pending(msg, self._onward.dead_letter(msg, f, attempts=1), None) for msg, f in outcome.poison
             ]
             outcome.pending += [self._defer(job, msg) for job, msg in outcome.deferred]
-            for run in outcome.runs:
+            throttled = [run for run in outcome.runs if run.throttled_s is not None]
+            outcome.pending += [
+                Pending(r.msg, self._onward.later(r.job, r.msg, r.throttled_s or 0.0), None)
+                for r in throttled
+            ]
+            for run in (r for r in outcome.runs if r.throttled_s is None):
                 with job_log_context(run.job, run.msg):
                     status, publish = self._disposition(run)
                 row = event_row(run, status, redact_contacts=self._runner.redact_contacts)
@@ -144,6 +159,7 @@ class BatchProcessor:
             failed = await_publishes(outcome.pending, outcome.rows)
             outcome.unfinished = [p.msg for p in failed] + outcome.blocked
             outcome.released = [p.row.idempotency_key for p in failed if p.row is not None]
+            outcome.released += [r.job.idempotency_key for r in throttled]  # taken again on their return
         if not outcome.rows_written:
             outcome.rows = self._eventlog.write(outcome.rows)
             outcome.rows_written = True
@@ -183,25 +199,34 @@ class BatchProcessor:
 
     def _run_group(
         self,
-        items: list[_Item],
+        group: _Group,
+        lanes: Lanes[_Group],
+        runs: list[JobRun],
         holders: dict[str, Entry | None],
-        succeeded: set[str],
         snapshots: dict[str, BookingSnapshot],
         blocked: list[Message],
         now_ms: int,
-    ) -> list[JobRun]:
-        """Run one booking's jobs in order. A job already delivered is skipped (or, if only its row is
-        missing, recorded as the success it was); a job whose key another worker holds is blocked."""
-        runs = []
-        seen = set(succeeded)
-        for job, msg in items:
+    ) -> None:
+        """Run one booking's jobs in order: one already delivered is skipped (or recorded as the success it
+        was), one whose key another worker holds blocked; a rate-limit wait parks the group (lanes.py)."""
+        for k in range(group.next, len(group.items)):
+            job, msg = group.items[k]
             with job_log_context(job, msg):
-                run = self._run_one(job, msg, holders.get(job.idempotency_key), seen, snapshots, now_ms)
+                slot = group.slot and k == group.next
+                run = self._run_one(
+                    job, msg, holders.get(job.idempotency_key), group.seen, snapshots, now_ms, slot
+                )
+            if isinstance(run, Slot) and run.reserved:
+                group.next, group.slot = k, True
+                return lanes.park(group, run.wait_s)
+            if isinstance(run, Slot):
+                runs.extend(self._runner.throttled(j, m, run.wait_s) for j, m in group.items[k:])
+                break
             if run is None:
                 blocked.append(msg)
             else:
                 runs.append(run)
-        return runs
+        lanes.finish()
 
     def _run_one(
         self,
@@ -211,8 +236,10 @@ class BatchProcessor:
         seen: set[str],
         snapshots: dict[str, BookingSnapshot],
         now_ms: int,
-    ) -> JobRun | None:
-        """One job's run; None when another worker's lease holds its key (it may be running it)."""
+        slot: bool = False,
+    ) -> JobRun | Slot | None:
+        """One job's run; None when another worker's lease holds its key (it may be running it); the
+        rate limiter's answer when the job may not be sent yet (``slot``: it already holds its slot)."""
         key = job.idempotency_key
         if key in seen or (holder is not None and holder.state == "done"):
             return self._runner.skipped(job, msg)
@@ -224,6 +251,8 @@ class BatchProcessor:
         found = self._checks.verdict(job, snapshots, now_ms)
         if found is not None:
             return self._runner.ended(job, msg, *found)
+        if not slot and (wait := self._throttle.before_send(job)).wait_s > 0:
+            return wait
         self._sent.reserve()  # bounds the deliveries not recorded yet (a crash may repeat them)
         run = self._runner.run(job, msg)
         if run.failure is not None:

@@ -36,8 +36,7 @@ class ChannelRegistry:
 
     def get(self, name: str) -> Channel:
         """The channel called ``name`` ("default" means AUTOMATION_DEFAULT_CHANNEL)."""
-        if name == "default":
-            name = self._settings.default_channel
+        name = self.resolve(name)
         channel = self._built.get(name)
         if channel is None:
             with self._lock:
@@ -45,6 +44,10 @@ class ChannelRegistry:
                     name, self._reporting(self._build(name))
                 )
         return channel
+
+    def resolve(self, name: str) -> str:
+        """The real channel name ("default" means AUTOMATION_DEFAULT_CHANNEL)."""
+        return self._settings.default_channel if name == "default" else name
 
     def check(self) -> None:
         """Build the default channel now, so a misconfiguration stops the executor at start."""

@@ -71,3 +71,19 @@ END_TO_END = Histogram(
     ["automation_type"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+THROTTLED_JOBS = Counter(
+    "automation_throttled_jobs_total",
+    "Sends held back by a channel rate limit, by channel and what the job did (waited, deferred)",
+    ["channel", "action"],
+)
+THROTTLED_SECONDS = Counter(
+    "automation_throttled_seconds_total",
+    "Time jobs were held back by a channel rate limit (waited in the batch or deferred), by channel",
+    ["channel"],
+)
+THROTTLE_WAIT = Histogram(
+    "automation_throttle_wait_seconds",
+    "How long one throttled send was held back, by channel",
+    ["channel"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 1800),
+)

@@ -157,6 +157,12 @@ class OnwardPublisher:
         metrics.DEFERRED_JOBS.labels(type_name(job.request.automation_type)).inc()
         return self._topic(hop), self._to_tier(job, msg, hop, None)
 
+    def later(self, job: pb.AutomationJob, msg: Message, wait_s: float) -> Future[Delivery]:
+        """Write ``job`` unchanged (same attempt) to the delay tier that brings it back in ``wait_s``, or
+        hops toward it (a job held back by a rate limit, rate_limit.py); returns the broker's answer."""
+        now_ms = _now_ms()
+        return self._to_tier(job, msg, next_delay_hop(wait_s, now_ms, self._delay_tiers_s), None)
+
     def dead_letter(self, msg: Message, failure: Failure, attempts: int) -> Future[Delivery]:
         """Park ``msg``'s payload, unchanged, in the dead-letter topic with the failure in its headers."""
         error = ErrorNote(attempts, failure.error_class, failure.message)

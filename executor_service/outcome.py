@@ -68,7 +68,9 @@ def await_publishes(pending: list[Pending], rows: list[EventRow]) -> list[Pendin
 def observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
     """Enqueue call -> success row committed, for first attempts of jobs due at once."""
     for run in runs:
-        sent = run.failure is None and not run.skipped and run.final_status is None
+        sent = (
+            run.failure is None and not run.skipped and run.final_status is None and run.throttled_s is None
+        )
         timed = run.job.HasField("enqueued_at") and not run.job.HasField("due_at")
         if sent and timed and run.job.attempt == 1:
             latency_s = committed_s - run.job.enqueued_at.ToNanoseconds() / 1e9

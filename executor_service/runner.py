@@ -39,6 +39,7 @@ class JobRun:
     failure: Failure | None = None
     skipped: bool = False
     final_status: str | None = None  # an outcome decided without sending (see checks.py)
+    throttled_s: float | None = None  # not sent: over its channel's rate limit, back in this long
 
     @property
     def automation_type(self) -> str:
@@ -79,6 +80,17 @@ class JobRunner:
     def ended(job: pb.AutomationJob, msg: Message, status: str, reason: str) -> JobRun:
         """The run of a job that ends without sending (cancelled, superseded, disabled, late...)."""
         return JobRun(job, msg, datetime.now(UTC), outputs={"reason": reason}, final_status=status)
+
+    def channel_of(self, job: pb.AutomationJob) -> str:
+        """The name of the channel ``job`` goes out on ("default" resolved)."""
+        request = job.request
+        spec = self._settings.recipient(type_name(request.automation_type), recipient_name(request.recipient))
+        return self._channels.resolve(spec.channel if spec is not None else "default")
+
+    @staticmethod
+    def throttled(job: pb.AutomationJob, msg: Message, wait_s: float) -> JobRun:
+        """The run of a job held back by its channel's rate limit: deferred, neither failed nor an attempt."""
+        return JobRun(job, msg, datetime.now(UTC), throttled_s=wait_s)
 
     @staticmethod
     def skipped(job: pb.AutomationJob, msg: Message) -> JobRun:

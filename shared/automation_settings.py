@@ -13,7 +13,7 @@ import datetime
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.errors import SettingsError
@@ -29,6 +29,7 @@ DEFAULT_SEND_AT_LOCAL = datetime.time(18, 0)  # nightBeforeReminder
 DEFAULT_BEFORE_START_S = 48 * 3600  # paymentReminder
 DEFAULT_AFTER_END_S = 2 * 3600  # postVisitThankYou
 DEFAULT_MAX_LATENESS_S = 3600
+RATE_LIMITED_CHANNELS = ("email", "sms", "webhook")  # [rate_limits] keys
 
 # Type name -> names of the recipients it serves (from shared/names.py).
 SERVED: Mapping[str, frozenset[str]] = {
@@ -87,6 +88,21 @@ class Senders:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """At most ``max`` sends per ``per_s`` seconds per sender, plus ``burst`` at once after a quiet spell:
+    in any window of ``per_s`` seconds at most ``max + burst`` sends (executor_service/rate_limit.py)."""
+
+    max: int
+    per_s: float
+    burst: int
+
+    @property
+    def interval_s(self) -> float:
+        """The steady spacing between two sends."""
+        return self.per_s / self.max
+
+
+@dataclass(frozen=True)
 class AutomationSettings:
     source: str  # the file path (for messages)
     business_name: str
@@ -94,6 +110,7 @@ class AutomationSettings:
     quiet_hours: QuietHours
     max_lateness_s: int  # a job due more than this in the past is rejected at enqueue / skipped at run
     types: Mapping[str, TypeSettings]  # all six types, by type name
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)  # channel -> limit; absent: none
 
     def for_type(self, type_name: str) -> TypeSettings:
         try:

@@ -40,12 +40,18 @@ MAX_ERROR_HEADER_BYTES = 512
 IDEMPOTENCY_KEY_PREFIX = "automation:idem:"  # trigger: idempotency key -> accepted job
 DEDUP_KEY_PREFIX = "automation:dedup:"  # executor: idempotency key -> done marker
 BOOKING_KEY_PREFIX = "automation:booking:"  # booking id -> newest versions, state, cancellations
+RATE_LIMIT_KEY_PREFIX = "automation:rate:"  # executor: channel + sender digest -> rate limit bucket
 
 # Executor leases (executor_service/lease_keeper.py, partition_ledger.py): a held lease is renewed this
 # many times per lease length (one may fail and the next still comes in time); a job blocked by another
 # worker's lease is tried again after this long, alone (the messages behind it are not run again).
 DEDUP_LEASE_RENEWALS_PER_LEASE = 3
 BLOCKED_RETRY_S = 1.0
+
+# Channel rate limits (executor_service/rate_limit.py): a job whose send slot is at most this far away
+# waits for it inside its batch (never longer than half a lease); further away, it goes through the
+# delay tiers instead.
+RATE_LIMIT_MAX_WAIT_S = 0.5
 
 # Trigger dependency checks (trigger_service/dependencies.py): longest one check may take before its
 # dependency counts as down (a hung check stays down until it answers).

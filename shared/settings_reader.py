@@ -24,10 +24,12 @@ from shared.automation_settings import (
     DEFAULT_QUIET_END,
     DEFAULT_QUIET_START,
     DEFAULT_SEND_AT_LOCAL,
+    RATE_LIMITED_CHANNELS,
     SERVED,
     TIMING_KEYS,
     AutomationSettings,
     QuietHours,
+    RateLimit,
     RecipientSettings,
     Senders,
     TypeSettings,
@@ -38,13 +40,16 @@ from shared.templates import VARIABLES, Template
 
 Table = tuple[str, ...]
 _REQUIRED: Any = object()
-_TOP_KEYS = frozenset({"business_name", "max_lateness_s", "senders", "quiet_hours"})
+_TOP_KEYS = frozenset({"business_name", "max_lateness_s", "senders", "quiet_hours", "rate_limits"})
 _SENDER_KEYS = frozenset({"sms_from", "email_from", "owner_phone", "owner_email"})
 _QUIET_KEYS = frozenset({"start", "end"})
 _RECIPIENT_KEYS = frozenset({"enabled", "channel", "quiet_hours", "subject", "body"})
 _ALL_RECIPIENTS = frozenset().union(*SERVED.values())
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
+_RATE = re.compile(r"\s*([1-9]\d*)\s*/\s*([1-9]\d*)?\s*(s|min|h)\s*")
+_PERIOD_S = {"s": 1, "min": 60, "h": 3600}
+_RATE_HELP = 'expected "<max>/<period>" with a period in s, min or h (e.g. "1/s", "30/min", "5/10s")'
 
 
 def _header(table: Table) -> re.Pattern[str]:
@@ -156,7 +161,30 @@ class SettingsReader:
             quiet_hours=self._quiet_hours(self._value((), data, "quiet_hours", dict, {})),
             max_lateness_s=self._duration((), data, "max_lateness_s", DEFAULT_MAX_LATENESS_S),
             types=MappingProxyType({name: self._type(name, data) for name in sorted(SERVED)}),
+            rate_limits=self._rate_limits(self._value((), data, "rate_limits", dict, {})),
         )
+
+    def _rate_limits(self, data: dict[str, Any]) -> MappingProxyType[str, RateLimit]:
+        table = ("rate_limits",)
+        self._check_keys(table, data, RATE_LIMITED_CHANNELS)
+        return MappingProxyType({channel: self._rate_limit(table, data, channel) for channel in sorted(data)})
+
+    def _rate_limit(self, table: Table, data: dict[str, Any], channel: str) -> RateLimit:
+        """``"<max>/<period>"`` (burst = max), or ``{ rate = "<max>/<period>", burst = <n> }``."""
+        value = data[channel]
+        spec = value if isinstance(value, dict) else {"rate": value}
+        if isinstance(value, dict):
+            self._check_keys((*table, channel), value, {"rate", "burst"})
+        rate = spec.get("rate")
+        match = _RATE.fullmatch(rate) if isinstance(rate, str) else None
+        if match is None:
+            self.fail(table, channel, f"bad rate {rate!r}; {_RATE_HELP}")
+        limit = int(match.group(1))
+        per_s = float(int(match.group(2) or 1) * _PERIOD_S[match.group(3)])
+        burst = spec.get("burst", limit)
+        if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
+            self.fail(table, channel, f"burst must be a whole number of sends, at least 1, got {burst!r}")
+        return RateLimit(max=limit, per_s=per_s, burst=burst)
 
     def _senders(self, data: dict[str, Any]) -> Senders:
         table = ("senders",)
