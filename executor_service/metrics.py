@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared.automation_settings import RATE_LIMITED_CHANNELS
+
 JOBS = Counter(
     "automation_jobs_total", "Job runs by automation type and EventLog status", ["automation_type", "status"]
 )
@@ -87,3 +89,7 @@ THROTTLE_WAIT = Histogram(
     ["channel"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 1800),
 )
+for _channel in RATE_LIMITED_CHANNELS:  # exported from the start (0 until a limit holds a send back)
+    THROTTLED_SECONDS.labels(_channel)
+    for _action in ("waited", "deferred"):
+        THROTTLED_JOBS.labels(_channel, _action)
