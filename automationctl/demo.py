@@ -1,26 +1,20 @@
 """``automationctl demo``: enqueue sample bookings (as ``make demo`` does) and show their runs.
 
-The samples come from ``devtools/`` (``sample_request``, the demo's request list and its daytime zone),
-which ships with the repository checkout, not with the package.
+The sample bookings are ``automationctl/demo_bookings.py``'s (the same as ``make demo``'s).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
-from types import ModuleType
 
 from automationctl.context import Context
-from automationctl.output import OK, PARTIAL, InputError, as_dict
+from automationctl.demo_bookings import REQUESTS, daytime_zone, demo_request
+from automationctl.output import OK, PARTIAL, as_dict
 from automationctl.runs import RUN_HEADERS, run_rows
 from shared.proto.automation.v1 import automation_pb2 as pb
-
-_CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -33,13 +27,12 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    sample, demo = _devtools("sample"), _devtools("demo")
-    zone = demo.daytime_zone(datetime.now(UTC))
+    zone = daytime_zone(datetime.now(UTC))
     bookings = [f"demo-{uuid.uuid4().hex[:8]}" for _ in range(max(args.bookings, 1))]
     requests = [
-        sample.sample_request(b, automation_type, recipient, timezone=zone)
+        demo_request(b, automation_type, recipient, timezone=zone)
         for b in bookings
-        for automation_type, recipient in demo.REQUESTS
+        for automation_type, recipient in REQUESTS
     ]
     with ctx.client() as client:
         with ctx.out.bar(len(requests), "enqueue") as bar:
@@ -73,14 +66,3 @@ def _wait_for_runs(client, bookings: list[str], jobs: set[str], wait_s: float) -
         if jobs <= {r.job_id for r in runs} or time.monotonic() > deadline:
             return sorted(runs, key=lambda r: r.id)
         time.sleep(0.3)
-
-
-def _devtools(name: str) -> ModuleType:
-    """``devtools.<name>`` of the repository checkout this package runs from."""
-    try:
-        return importlib.import_module(f"devtools.{name}")
-    except ModuleNotFoundError:
-        if not (_CHECKOUT / "devtools" / f"{name}.py").is_file():
-            raise InputError("demo needs the repository checkout (devtools/ not found)") from None
-        sys.path.append(str(_CHECKOUT))
-        return importlib.import_module(f"devtools.{name}")

@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from bench import procfs
 from bench.profiling import PySpy
 from bench.stack import Stack
-from shared.embedded import free_port, wait_for_port
+from devtools.embedded import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION_TIMEOUT_MS = 6000  # Tansu: a group join takes about half of it

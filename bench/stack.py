@@ -13,8 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.embedded import EmbeddedProcess, redis_answers, start_tansu, start_valkey
 from shared.constants import DELAY_TIERS_S, RETRY_TIERS_S
-from shared.embedded import EmbeddedProcess, redis_answers, start_tansu, start_valkey
 from shared.kafka_admin import ensure_topics
 from shared.topics import all_topics
 

@@ -6,7 +6,7 @@ import uuid
 
 from confluent_kafka import Producer
 
-from devtools.sample import sample_request
+from automationctl.demo_bookings import demo_request
 from shared.codec import encode_job
 from shared.proto.automation.v1 import automation_pb2 as pb
 from trigger_service.validation import default_idempotency_key
@@ -19,7 +19,7 @@ RECIPIENT = pb.RECIPIENT_OWNER
 
 
 def request_template(booking_id: str) -> pb.EnqueueAutomationRequest:
-    return sample_request(booking_id, AUTOMATION_TYPE, RECIPIENT)
+    return demo_request(booking_id, AUTOMATION_TYPE, RECIPIENT)
 
 
 class RequestFactory:

@@ -1,7 +1,7 @@
 """``make demo``: send sample bookings to the running pipeline and print the EventLog rows they produced.
 
-Three automations that send at once and a night-before reminder, which is scheduled (its row says when).
-The booking is placed in a time zone where it is daytime now, so nothing waits for quiet hours to end.
+The bookings are ``automationctl/demo_bookings.py``'s: three automations that send at once and a
+night-before reminder, which is scheduled (its row says when).
 """
 
 from __future__ import annotations
@@ -10,31 +10,15 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import grpc
 from sqlalchemy import select
 
-from devtools.sample import sample_request
+from automationctl.demo_bookings import REQUESTS, daytime_zone, demo_request
 from shared.config import Settings
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import EventLog
-from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
-
-REQUESTS = [
-    (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_CLIENT),
-    (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_OWNER),
-    (pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.RECIPIENT_CLIENT),
-    (pb.AUTOMATION_TYPE_NIGHT_BEFORE_REMINDER, pb.RECIPIENT_CLIENT),
-]
-ZONES = ["America/Los_Angeles", "America/New_York", "Europe/London", "Asia/Kolkata", "Asia/Tokyo"]
-ZONES += ["Australia/Sydney", "Pacific/Honolulu"]
-
-
-def daytime_zone(now: datetime) -> str:
-    """A zone where it is between 09:00 and 20:00 now (outside the shipped quiet hours)."""
-    return next(z for z in ZONES if 9 <= now.astimezone(ZoneInfo(z)).hour < 20)
 
 
 def main() -> int:
@@ -46,7 +30,7 @@ def main() -> int:
         zone = daytime_zone(datetime.now(UTC))
         for automation_type, recipient in REQUESTS:
             response = stub.EnqueueAutomation(
-                sample_request(booking_id, automation_type, recipient, timezone=zone), timeout=10
+                demo_request(booking_id, automation_type, recipient, timezone=zone), timeout=10
             )
             job_ids.append(response.job_id)
             when = (
@@ -56,7 +40,7 @@ def main() -> int:
                 f"enqueued {response.idempotency_key} -> job {response.job_id} "
                 f"({response.topic}[{response.partition}]@{response.offset}), sends {when}"
             )
-        again = stub.EnqueueAutomation(sample_request(booking_id, *REQUESTS[0], timezone=zone), timeout=10)
+        again = stub.EnqueueAutomation(demo_request(booking_id, *REQUESTS[0], timezone=zone), timeout=10)
         print(f"enqueued the first one again -> duplicate={again.duplicate}, job {again.job_id}")
 
     sessions = make_session_factory(make_engine(settings.sqlalchemy_url))

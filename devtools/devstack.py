@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from devtools.embedded import EmbeddedProcess, free_port, redis_answers, start_tansu, start_valkey
 from shared.config import Settings
 from shared.db.migrate import upgrade
-from shared.embedded import EmbeddedProcess, free_port, redis_answers, start_tansu, start_valkey
 from shared.kafka_admin import ensure_topic_specs
 from shared.topics import topic_specs
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,13 +22,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # the project is not installed: make `shared`, `tests.support` importable
-    sys.path.insert(0, str(ROOT))
-
-from shared.embedded import start_tansu, start_valkey  # noqa: E402
-from tests.support.http_receiver import HttpReceiver  # noqa: E402
-from tests.support.kafka_tools import end_offsets  # noqa: E402
+from devtools.embedded import start_tansu, start_valkey
+from tests.support.http_receiver import HttpReceiver
+from tests.support.kafka_tools import end_offsets
 
 # Local SMS (Twilio-compatible) and SMTP servers: sms_server, smtp_server, smtp_server_with_auth,
 # raw_tcp_server.

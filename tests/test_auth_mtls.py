@@ -12,12 +12,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from devtools.sample import sample_request
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from tests.support.auth_tools import HandlerSpy, auth_failures, bearer, call, failures_since, token_entry
 from tests.support.auth_tools import with_settings as changed
 from tests.support.certs import CertAuthority, Issued
 from tests.support.pipeline import running_trigger
+from tests.support.sample import sample_request
 from trigger_service.tls import TlsConfigError, server_credentials
 
 API_SAN = "spiffe://petsit.internal/ns/booking/sa/booking-api"

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import SecretStr
 
-from devtools.sample import sample_request
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.automations import settings_file
 from tests.support.pipeline import eventlog_rows, running_executor, running_trigger, wait_rows
+from tests.support.sample import sample_request
 from tests.support.sms_server import AUTH_TOKEN
 
 pytestmark = pytest.mark.slow

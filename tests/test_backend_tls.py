@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from devtools.embedded import free_port, wait_for_port
 from executor_service.dedup import DedupTable, Entry
-from shared.embedded import free_port, wait_for_port
 from shared.redis_client import make_redis
 from tests.support.certs import CertAuthority
 from trigger_service.idempotency import IdempotencyStore

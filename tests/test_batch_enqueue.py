@@ -11,11 +11,11 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2
 from pydantic import SecretStr
 
-from devtools.sample import sample_request
+from devtools.embedded import free_port
 from shared.codec import decode_job
-from shared.embedded import free_port
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.pipeline import running_trigger
+from tests.support.sample import sample_request
 
 pytestmark = pytest.mark.slow
 

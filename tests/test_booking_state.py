@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from devtools.sample import sample_request
 from shared.booking_state import BookingSnapshot, BookingStates, verdict
 from shared.proto.automation.v1 import automation_pb2 as pb
+from tests.support.sample import sample_request
 
 NIGHT, PAY = pb.AUTOMATION_TYPE_NIGHT_BEFORE_REMINDER, pb.AUTOMATION_TYPE_PAYMENT_REMINDER
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from automationctl.main import main
-from devtools.sample import sample_request
 from shared.client import AutomationClient
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.pipeline import running_executor, running_trigger, wait_until
+from tests.support.sample import sample_request
 
 pytestmark = pytest.mark.slow
 DUE_IN_S = 12.0  # long enough to cancel before it is due, on a loaded machine

@@ -21,11 +21,11 @@ from automationctl import convert
 from automationctl.main import main
 from automationctl.output import InputError, format_table
 from automationctl.request_input import requests_from_file
-from devtools.sample import sample_request
-from shared.embedded import free_port
+from devtools.embedded import free_port
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from tests.support.pipeline import running_executor, running_trigger, wait_until
+from tests.support.sample import sample_request
 
 ENTRY_POINT = Path(sys.executable).parent / "automationctl"
 YAML_BOOKINGS = """

@@ -18,12 +18,12 @@ from google.protobuf import json_format
 from sqlalchemy import func, insert, select
 
 from automationctl.main import main
-from devtools.sample import sample_request
 from shared.config import Settings
 from shared.db.engine import make_engine
 from shared.db.migrate import upgrade
 from shared.db.models import EventLog
 from tests.support.pipeline import running_executor, running_trigger, wait_rows
+from tests.support.sample import sample_request
 
 ROOT = Path(__file__).resolve().parent.parent
 NIGHT = 50

@@ -11,8 +11,8 @@ from google.protobuf import json_format
 
 from automationctl.main import build_parser, main
 from automationctl.request_input import requests_from_file
-from devtools.sample import sample_request
 from tests.support.pipeline import running_trigger
+from tests.support.sample import sample_request
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -14,7 +14,7 @@ import grpc
 import pytest
 from google.rpc import code_pb2, status_pb2
 
-from devtools.sample import sample_request
+from devtools.embedded import free_port
 from shared.client import (
     AutomationClient,
     AutomationClientError,
@@ -23,11 +23,11 @@ from shared.client import (
     default_idempotency_key,
     with_idempotency_key,
 )
-from shared.embedded import free_port
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from tests.support.pipeline import running_trigger
 from tests.support.requests import SERVED_COMBOS, valid_request
+from tests.support.sample import sample_request
 from trigger_service import validation
 
 

@@ -17,13 +17,13 @@ import pytest
 from google.rpc import code_pb2
 from prometheus_client import REGISTRY
 
-from devtools.sample import sample_request
 from shared import tracing
 from shared.codec import decode_job
 from shared.kafka import Delivery
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.redis_client import make_redis
 from tests.support.pipeline import running_trigger
+from tests.support.sample import sample_request
 from trigger_service.coalescer import EnqueueCoalescer
 from trigger_service.enqueue import PENDING_MESSAGE, item_error
 from trigger_service.idempotency import IdempotencyStore

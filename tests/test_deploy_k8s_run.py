@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from shared.embedded import free_port
+from devtools.embedded import free_port
 from tests.conftest import KAFKA_SESSION_TIMEOUT_MS
 from tests.support.deploy_tools import ROOT, require_tool
 from tests.support.k8s_render import K8S, containers, render_dir

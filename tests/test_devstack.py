@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.embedded import free_port, wait_for_port
+from devtools.embedded import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,8 +13,8 @@ import sys
 import tomllib
 import zipfile
 
+from devtools.embedded import free_port
 from shared.config import Settings
-from shared.embedded import free_port
 from shared.metrics_server import MetricsServer
 from tests.support.deploy_tools import ROOT, describe, require_tool, run_tool
 

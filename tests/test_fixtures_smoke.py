@@ -1,4 +1,4 @@
-"""Smoke tests proving the shared fixtures and shared.embedded work against real backends."""
+"""Smoke tests proving the shared fixtures and devtools.embedded work against real backends."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import redis
 from confluent_kafka import Producer
 from sqlalchemy import create_engine, text
 
-from shared.embedded import redis_answers, start_tansu, start_valkey
+from devtools.embedded import redis_answers, start_tansu, start_valkey
 
 
 def _port_answers(address: str) -> bool:

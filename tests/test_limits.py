@@ -18,11 +18,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from prometheus_client import REGISTRY
 
-from devtools.sample import sample_request
+from devtools.embedded import free_port
 from shared.config import Settings
-from shared.embedded import free_port
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+from tests.support.sample import sample_request
 from trigger_service import limits
 from trigger_service.limits import CappedContext, LimitsInterceptor, TokenBuckets, peer_host
 from trigger_service.server import create_server

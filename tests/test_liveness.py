@@ -11,7 +11,7 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from shared.embedded import start_valkey
+from devtools.embedded import start_valkey
 from tests.support.jobs import make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, wait_until
 from tests.support.probes import sample, status

@@ -14,13 +14,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import make_url
 
-from devtools.sample import sample_request
 from shared.config import Settings
 from shared.logs import JsonFormatter
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.retry import RetryPolicy
 from shared.tracing import install_log_context, log_context
 from tests.support.pipeline import running_executor, running_trigger, wait_rows, wait_until
+from tests.support.sample import sample_request
 
 PHONES = ["+14155550123", "+14155550177", "+442071838750"]  # client, sitter, in the notes
 EMAILS = ["zoe.private+pets@example.com", "notes.person@example.org"]

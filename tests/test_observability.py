@@ -17,9 +17,8 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from devtools.sample import sample_request
+from devtools.embedded import free_port, wait_for_port
 from executor_service import metrics as executor_metrics
-from shared.embedded import free_port, wait_for_port
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from tests.support import prometheus as prom
@@ -27,6 +26,7 @@ from tests.support.deploy_tools import require_tool
 from tests.support.jobs import make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, wait_until
 from tests.support.processes import ROOT, ExecutorProcess, executor_env
+from tests.support.sample import sample_request
 from trigger_service import metrics as trigger_metrics
 
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}

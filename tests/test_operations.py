@@ -9,9 +9,9 @@ import uuid
 import grpc
 import pytest
 
-from devtools.sample import sample_request
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.pipeline import eventlog_rows, running_executor, running_trigger, wait_rows
+from tests.support.sample import sample_request
 
 pytestmark = pytest.mark.slow
 CONFIRM, ALERT = pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT

@@ -11,7 +11,7 @@ import redis
 from pydantic import SecretStr
 from sqlalchemy import create_engine, make_url, text
 
-from shared.embedded import start_valkey
+from devtools.embedded import start_valkey
 from tests.support.jobs import make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, running_executor, wait_until
 

@@ -9,12 +9,12 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
-from devtools.sample import sample_request
+from devtools.embedded import free_port
 from shared.codec import decode_job, encode_job
-from shared.embedded import free_port
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.pipeline import eventlog_rows, running_executor, running_trigger, wait_until
+from tests.support.sample import sample_request
 
 pytestmark = pytest.mark.slow
 

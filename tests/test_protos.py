@@ -6,10 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "protos"))
+import generate  # protos/generate.py (pytest's pythonpath in pyproject.toml)
 
-import generate  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_generated_code_has_not_drifted():

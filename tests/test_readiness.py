@@ -15,12 +15,12 @@ import pytest
 import redis
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from devtools.sample import sample_request
-from shared.embedded import start_valkey
+from devtools.embedded import start_valkey
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 from tests.support.certs import CertAuthority
 from tests.support.pipeline import wait_until
+from tests.support.sample import sample_request
 from tests.support.trigger_process import TriggerProcess, connects, http_get, trigger_env
 from trigger_service import metrics
 from trigger_service.dependencies import DependencyMonitor, health_name

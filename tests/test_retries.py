@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from devtools.embedded import free_port
 from shared.codec import decode_job
-from shared.embedded import free_port
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.topics import dead_letter_topic

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devtools.sample import sample_request
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.pipeline import eventlog_rows, running_trigger, wait_rows
 from tests.support.processes import ExecutorProcess
+from tests.support.sample import sample_request
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -11,7 +11,6 @@ import grpc
 import pytest
 from pydantic import SecretStr
 
-from devtools.sample import sample_request
 from shared.db.migrate import upgrade
 from shared.db.schema import code_revisions
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -19,6 +18,7 @@ from tests.support.jobs import make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, running_trigger, wait_until
 from tests.support.probes import sample, status
 from tests.support.processes import ExecutorProcess
+from tests.support.sample import sample_request
 from tests.support.trigger_process import TriggerProcess, trigger_env
 
 pytestmark = [pytest.mark.slow]

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from devtools.embedded import free_port
 from executor_service.app import build_loop
 from executor_service.dedup import DedupTable
 from executor_service.sent_marks import SentRecorder
-from shared.embedded import free_port
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import time
 import pytest
 from pydantic import SecretStr
 
+from devtools.embedded import free_port
 from executor_service.automations import Contact, Message
 from executor_service.mail import EmailChannel
 from executor_service.sms import SmsChannel
-from shared.embedded import free_port
 from shared.errors import ChannelError
 from tests.support.sms_server import SmsServer
 from tests.support.smtp_server import SmtpServer

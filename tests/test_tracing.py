@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 
-from devtools.sample import sample_request
 from shared import tracing
 from shared.logs import JsonFormatter
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -17,6 +16,7 @@ from shared.retry import RetryPolicy
 from shared.topics import dead_letter_topic, retry_topic
 from tests.support.jobs import read_all
 from tests.support.pipeline import running_executor, running_trigger, wait_rows
+from tests.support.sample import sample_request
 
 CALLER = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -10,10 +10,10 @@ import grpc
 import pytest
 from prometheus_client import REGISTRY
 
-from devtools.sample import sample_request
 from shared.config import Settings
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+from tests.support.sample import sample_request
 from trigger_service.auth import REASONS, current_caller
 from trigger_service.servicer import AutomationServicer
 from trigger_service.tokens import METHOD_SCOPES, hash_token

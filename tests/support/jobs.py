@@ -7,11 +7,11 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
-from devtools.sample import sample_request
 from shared.codec import encode_job
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.kafka_tools import end_offsets
+from tests.support.sample import sample_request
 
 
 def produce_jobs(settings, jobs: list[pb.AutomationJob | bytes], headers=()) -> None:

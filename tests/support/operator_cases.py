@@ -19,12 +19,12 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from sqlalchemy import create_engine, insert, make_url, text
 
-from devtools.sample import sample_request
 from shared.db.event_status import EventStatus
 from shared.db.migrate import upgrade
 from shared.db.models import EventLog
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto_dict import to_dict
+from tests.support.sample import sample_request
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AutomationService"]
 RPCS = [method.name for method in SERVICE.methods]

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from devtools.embedded import free_port
 from shared.config import Settings
-from shared.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 _names = itertools.count(1)

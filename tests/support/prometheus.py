@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.embedded import free_port
+from devtools.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DASHBOARD = ROOT / "deploy/grafana/dashboards/automation-pipeline.json"

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from shared.embedded import free_port
+from devtools.embedded import free_port
 
 Stage = Literal["RCPT", "DATA"]
 REPLIES = {

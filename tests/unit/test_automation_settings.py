@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from devtools.sample import sample_request
 from executor_service.automations import variables
 from shared.automation_settings import (
     DEFAULT_SETTINGS_PATH,
@@ -18,6 +17,7 @@ from shared.automation_settings import (
 )
 from shared.errors import SettingsError
 from shared.names import RECIPIENT_NAMES, SERVED_RECIPIENTS, type_name
+from tests.support.sample import sample_request
 
 MINIMAL = 'business_name = "Paws"\n'
 RECIPIENT = 'subject = "Hi"\nbody = "Hello {client_first_name}"\n'

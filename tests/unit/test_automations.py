@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from devtools.sample import sample_request
 from executor_service.automations import (
     Contact,
     Message,
@@ -23,6 +22,7 @@ from shared.automation_settings import Senders, load_automation_settings
 from shared.errors import NotImplementedAutomation
 from shared.names import SERVED_RECIPIENTS, recipient_name, type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
+from tests.support.sample import sample_request
 
 BUSINESS = "Happy Paws Sitting"
 OWNER = Contact(phone="+14155559876", email="owner@happypaws.example")
@@ -34,7 +34,7 @@ SETTINGS = dataclasses.replace(
     ),
 )
 SERVED_PAIRS = sorted((t, r) for t, rs in SERVED_RECIPIENTS.items() for r in rs)
-CLIENT_PHONE = "+14155550123"  # devtools.sample's client
+CLIENT_PHONE = "+14155550123"  # tests.support.sample's client
 CLIENT_EMAIL = "ana@example.com"
 NEW_YORK = ZoneInfo("America/New_York")
 

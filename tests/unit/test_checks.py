@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
-from devtools.sample import sample_request
 from executor_service.checks import PreSendChecks
 from shared.automation_settings import load_automation_settings
 from shared.booking_state import BookingSnapshot
 from shared.proto.automation.v1 import automation_pb2 as pb
+from tests.support.sample import sample_request
 
 SHIPPED = load_automation_settings()
 NOW_MS = 1_800_000_000_000

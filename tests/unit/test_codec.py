@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devtools.sample import sample_request
 from shared import constants
 from shared.codec import (
     Envelope,
@@ -19,6 +18,7 @@ from shared.codec import (
 )
 from shared.errors import PoisonMessage
 from shared.proto.automation.v1 import automation_pb2 as pb
+from tests.support.sample import sample_request
 
 
 def make_job(**overrides) -> pb.AutomationJob:

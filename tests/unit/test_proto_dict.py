@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from google.protobuf.json_format import MessageToDict
 
-from devtools.sample import sample_request
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto_dict import to_dict
 from tests.support.requests import valid_request
+from tests.support.sample import sample_request
 
 
 def _full_request() -> pb.EnqueueAutomationRequest:
