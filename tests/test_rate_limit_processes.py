@@ -11,12 +11,12 @@ from collections import Counter
 
 import pytest
 
-from devtools.sample import sample_request
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.automations import settings_file
 from tests.support.jobs import committed_lag, make_job, produce_jobs
 from tests.support.pipeline import eventlog_rows, wait_until
 from tests.support.processes import ExecutorProcess
+from tests.support.sample import sample_request
 
 pytestmark = [pytest.mark.slow]
 MAX, PERIOD_S, BURST = 5, 1.0, 2
