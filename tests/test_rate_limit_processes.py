@@ -43,15 +43,21 @@ def scraped(process: ExecutorProcess, name: str, **labels: str) -> float:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("concurrency", [5, 1])  # 1: one worker thread; a parked booking must not hold it
 @pytest.mark.timeout(240)
-def test_two_executors_keep_the_webhook_limit_together(settings, http_receiver, tmp_path):
+def test_two_executors_keep_the_webhook_limit_together(settings, http_receiver, tmp_path, concurrency):
     automations = settings_file(
         tmp_path / "limited.toml",
         quiet_hours=False,
         channels={"owner": "log"},
         replace={"\n[quiet_hours]\n": f"\n{LIMIT}\n[quiet_hours]\n"},
     )
-    overrides = {"automations_file": str(automations), "dedup_lease_s": 3, "session_timeout_ms": 6000}
+    overrides = {
+        "automations_file": str(automations),
+        "dedup_lease_s": 3,
+        "session_timeout_ms": 6000,
+        "executor_concurrency": concurrency,
+    }
     executors = [ExecutorProcess(settings, tmp_path, **overrides) for _ in range(2)]
     try:
         for executor in executors:
