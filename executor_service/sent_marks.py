@@ -1,17 +1,16 @@
 """Records deliveries in the dedup table right after they happen, without a Redis round trip per job.
 
 Job threads hand each delivery to ``SentRecorder.record()`` and go on; a background thread writes
-whatever has queued up meanwhile in one round trip (group commit), so the markers of all lanes share
-round trips. A send first ``reserve()``s one of ``max_unrecorded`` slots, freed when its marker is
-written: a crash can repeat at most that many sends (the executor uses its concurrency, the same bound
-as a synchronous write per job). The batch waits for its markers (``wait_written()``) before it makes
-its outcome durable.
+whatever has queued up meanwhile in one round trip (group commit, shared/batcher.py), so the markers of
+all lanes share round trips. A send first ``reserve()``s one of ``max_unrecorded`` slots, freed when its
+marker is written: a crash can repeat at most that many sends (the executor uses its concurrency, the
+same bound as a synchronous write per job). The batch waits for its markers (``wait_written()``) before
+it makes its outcome durable.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from typing import Any
 
@@ -19,11 +18,11 @@ import redis
 
 from executor_service.dedup import DedupTable
 from shared import failpoints
+from shared.batcher import Batcher
 
 log = logging.getLogger(__name__)
 
 _Mark = tuple[str, str, dict[str, Any]]
-_STOP = None
 
 
 class SentRecorder:
@@ -31,10 +30,7 @@ class SentRecorder:
         self._dedup = dedup
         self.max_unrecorded = max_unrecorded
         self._slots = threading.BoundedSemaphore(max_unrecorded)
-        self._max_pipeline = max_pipeline
-        self._queue: queue.SimpleQueue[_Mark | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._batcher: Batcher[_Mark] = Batcher(self._write, max_items=max_pipeline, name="sent-marks")
         self._written = threading.Condition()
         self._recorded = 0  # markers handed over so far
         self._done = 0  # markers written (or failed) so far
@@ -50,37 +46,15 @@ class SentRecorder:
 
     def record(self, key: str, job_id: str, outputs: dict[str, Any]) -> None:
         """Queue a ``sent`` marker (for a send that ``reserve()``d its slot)."""
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="sent-marks", daemon=True)
-                    self._thread.start()
         with self._written:
             self._recorded += 1
-        self._queue.put((key, job_id, outputs))
+        self._batcher.put((key, job_id, outputs))
 
     def wait_written(self, timeout_s: float | None = None) -> bool:
         """Until every marker recorded so far is written (or failed); False on timeout."""
         with self._written:
             target = self._recorded
             return self._written.wait_for(lambda: self._done >= target, timeout=timeout_s)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            marks = [first]
-            while len(marks) < self._max_pipeline:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    self._queue.put(_STOP)
-                    break
-                marks.append(nxt)
-            self._write(marks)
 
     def _write(self, marks: list[_Mark]) -> None:
         try:
@@ -98,6 +72,4 @@ class SentRecorder:
             self._written.notify_all()
 
     def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join(timeout=5.0)
+        self._batcher.close(timeout_s=5.0)

@@ -4,8 +4,8 @@ A call that finds nothing else in flight enqueues its request itself, on its own
 pays no thread handoff). A call that finds others in flight hands its request to one batcher thread and
 waits for its own result; the batcher takes every request waiting (up to MAX_BATCH_ITEMS) and runs them
 through Enqueuer.enqueue as one batch: one Redis round trip for the claims, one produce of all the jobs,
-one settlement. The calls that queue while a batch is with the broker form the next one, so the batches
-grow with the load and the cost per call falls (bench/README.md, scenario 1).
+one settlement (shared/batcher.py). The calls that queue while a batch is with the broker form the next
+one, so the batches grow with the load and the cost per call falls (bench/README.md, scenario 1).
 
 Each caller keeps its own deadline and trace: a caller that stops waiting gets UNAVAILABLE, as a call
 that waited alone would, and its job is still settled when the broker answers. Items of different calls
@@ -19,7 +19,6 @@ nobody waits for.
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from concurrent.futures import Future
@@ -28,9 +27,10 @@ from dataclasses import dataclass, field
 
 from google.rpc import code_pb2
 
+from shared.batcher import Batcher
 from shared.proto.automation.v1 import automation_pb2 as pb
 from trigger_service import metrics
-from trigger_service.enqueue import MAX_BATCH_ITEMS, PENDING_POLL_S, Enqueuer, is_pending, item_error
+from trigger_service.enqueue import MAX_BATCH_ITEMS, Enqueuer, ask_while_pending, is_pending, item_error
 
 # How long past its budget a caller waits for the batcher's answer (the batch's own waits are bounded by
 # the budget; this covers the hand-back).
@@ -51,9 +51,7 @@ class EnqueueCoalescer:
 
     def __init__(self, enqueuer: Enqueuer, *, max_items: int = MAX_BATCH_ITEMS) -> None:
         self._enqueuer = enqueuer
-        self._max_items = max_items
-        self._queue: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._batcher: Batcher[_Waiting] = Batcher(self._enqueue, max_items=max_items, name="enqueue-batcher")
         self._lock = threading.Lock()
         self._closed = False
         self._active = 0  # requests taken and not yet answered (direct or queued)
@@ -65,11 +63,11 @@ class EnqueueCoalescer:
         did not ack in time. A key held by another call in flight is asked for again every
         PENDING_POLL_S, from this caller's thread, until the budget ends."""
         deadline = time.perf_counter() + budget_s
-        while True:
-            result = self._enqueue_once(request, deadline - time.perf_counter(), traceparent)
-            if not is_pending(result) or time.perf_counter() + PENDING_POLL_S >= deadline:
-                return result
-            time.sleep(PENDING_POLL_S)
+        return ask_while_pending(
+            lambda: self._enqueue_once(request, deadline - time.perf_counter(), traceparent),
+            is_pending,
+            deadline,
+        )
 
     def _enqueue_once(
         self, request: pb.EnqueueAutomationRequest, budget_s: float, traceparent: str | None
@@ -98,10 +96,15 @@ class EnqueueCoalescer:
         """Hand the request to the batcher: a future of its EnqueueItemResult (or
         IdempotencyStoreUnavailable)."""
         waiting = _Waiting(request, time.perf_counter() + budget_s, traceparent)
-        self._start()
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the trigger is shutting down")
             self._active += 1
-        self._queue.put(waiting)
+        try:
+            self._batcher.put(waiting)
+        except RuntimeError:
+            self._answered(1)
+            raise
         return waiting.result
 
     def _answered(self, count: int) -> None:
@@ -112,36 +115,7 @@ class EnqueueCoalescer:
         """Stop the batcher once the requests already handed over are answered."""
         with self._lock:
             self._closed = True
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join()
-
-    def _start(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the trigger is shutting down")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="enqueue-batcher", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
-            batch, stopping = [first], False
-            while len(batch) < self._max_items:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._enqueue(batch)
-            if stopping:
-                return
+        self._batcher.close()
 
     def _enqueue(self, batch: list[_Waiting]) -> None:
         now = time.perf_counter()

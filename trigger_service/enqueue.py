@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import redis
 from google.rpc import code_pb2, status_pb2
@@ -41,6 +42,7 @@ MAX_BATCH_ITEMS = 500
 PENDING_POLL_S = 0.02  # how often a key claimed by a call in flight is asked for again
 PENDING_MESSAGE = "an earlier call with this key is still waiting; retry"
 _Outcomes = dict[str, Delivery | None]
+T = TypeVar("T")
 
 
 def response_for(
@@ -58,6 +60,16 @@ def response_for(
 
 def item_error(code: int, message: str) -> pb.EnqueueItemResult:
     return pb.EnqueueItemResult(error=status_pb2.Status(code=code, message=message))
+
+
+def ask_while_pending(ask: Callable[[], T], pending: Callable[[T], bool], deadline: float) -> T:
+    """``ask()``, and again every PENDING_POLL_S while ``pending(answer)`` and ``deadline`` (a
+    ``time.perf_counter()``) allows: for keys claimed by another call still in flight. The last answer."""
+    answer = ask()
+    while pending(answer) and time.perf_counter() + PENDING_POLL_S < deadline:
+        time.sleep(PENDING_POLL_S)
+        answer = ask()
+    return answer
 
 
 def is_pending(result: pb.EnqueueItemResult) -> bool:
@@ -155,13 +167,15 @@ class Enqueuer:
 
     def _claim(self, job_ids: dict[str, str], deadline: float) -> dict[str, Record | None]:
         """Claim the keys; keys pending in another call are asked again until it settles or the deadline."""
-        result = self._idempotency.claim_many(job_ids)
-        while True:
-            pending = {k: job_ids[k] for k, r in result.items() if r is not None and r.state == "pending"}
-            if not pending or time.perf_counter() + PENDING_POLL_S >= deadline:
-                return result
-            time.sleep(PENDING_POLL_S)
-            result.update(self._idempotency.claim_many(pending))
+        result: dict[str, Record | None] = {}
+
+        def claim() -> list[str]:  # claims the keys not answered yet or pending; returns those pending
+            todo = [k for k in job_ids if k not in result or _pending(result[k])]
+            result.update(self._idempotency.claim_many({k: job_ids[k] for k in todo}))
+            return [k for k in todo if _pending(result[k])]
+
+        ask_while_pending(claim, bool, deadline)
+        return result
 
     def _produce(
         self,
@@ -229,3 +243,7 @@ class Enqueuer:
     def _fill_error(results, indices, message: str) -> None:
         for i in indices:
             results[i] = item_error(code_pb2.UNAVAILABLE, message)
+
+
+def _pending(record: Record | None) -> bool:
+    return record is not None and record.state == "pending"
