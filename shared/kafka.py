@@ -34,9 +34,9 @@ def producer_config(bootstrap_servers: str, *, delivery_timeout_ms: int, **extra
 
     Tuning (see ARCHITECTURE.md, "Throughput and latency"): ``linger.ms`` 0 (librdkafka's default is 5):
     a message goes out at once, and messages produced while a request is in flight still share the next
-    one, so batches form under load without adding latency when idle (measured: linger 2 ms halved a
-    single caller's rate and did not raise batch throughput); ``batch.size`` 1 MiB holds a full 500-item
-    batch in one request per partition; lz4 costs little CPU and shrinks the repetitive payloads.
+    one, so batches form under load without adding latency when idle (a linger only slowed callers,
+    ARCHITECTURE.md); ``batch.size`` 1 MiB holds a full 500-item batch in one request per partition; lz4
+    costs little CPU and shrinks the repetitive payloads.
     """
     return {
         "bootstrap.servers": bootstrap_servers,

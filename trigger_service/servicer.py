@@ -82,8 +82,8 @@ class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationService
         outcome = "duplicate" if response.duplicate else "accepted"
         metrics.ENQUEUE_DURATION.labels(outcome).observe(time.perf_counter() - started)
         if not response.duplicate:
-            # DEBUG, not INFO: a line per call cost ~25% of the trigger's CPU at 1,000 calls/s (the job's
-            # EventLog rows and automation_enqueued_jobs_total keep the record).
+            # DEBUG, not INFO: a line per call costs a large share of the trigger's CPU (ARCHITECTURE.md);
+            # the job's EventLog rows and automation_enqueued_jobs_total keep the record.
             log.debug(
                 "job accepted",
                 extra={

@@ -1,7 +1,8 @@
 """Writes EventLog rows: a batch's rows in one transaction, behind the database's one-success guard.
 
 On PostgreSQL the rows go in with ``COPY ... FROM STDIN`` (psycopg), elsewhere with one Core
-``executemany``; COPY skips the per-row parameter binding of an INSERT (bench/README.md).
+``executemany``; COPY skips the per-row parameter binding of an INSERT (ARCHITECTURE.md,
+"Throughput and latency").
 """
 
 from __future__ import annotations
