@@ -9,7 +9,7 @@ from confluent_kafka import Producer
 from automationctl.demo_bookings import demo_request
 from shared.codec import encode_job
 from shared.proto.automation.v1 import automation_pb2 as pb
-from trigger_service.validation import default_idempotency_key
+from shared.vocabulary import default_idempotency_key
 
 # Owner alerts for new bookings are sent at once, night or day (``quiet_hours = false`` in the shipped
 # shared/automations.toml): the bench measures immediate sends whatever the hour. A client recipient

@@ -18,8 +18,8 @@ from executor_service.sms import SmsChannel
 from shared.automation_settings import AutomationSettings, Senders
 from shared.config import Settings
 from shared.errors import SettingsError
+from shared.vocabulary import CHANNEL_NAMES
 
-NAMES = frozenset({"log", "webhook", "sms", "email", "null"})
 _DEFAULT = "AUTOMATION_DEFAULT_CHANNEL"
 
 
@@ -58,8 +58,8 @@ class ChannelRegistry:
 
     def _build(self, name: str) -> Channel:
         s = self._settings
-        if name not in NAMES:
-            raise SettingsError(f"unknown channel {name!r}; known: {', '.join(sorted(NAMES))}")
+        if name not in CHANNEL_NAMES:
+            raise SettingsError(f"unknown channel {name!r}; known: {', '.join(sorted(CHANNEL_NAMES))}")
         missing = channel_needs(name, s, self._senders)
         if missing:
             raise SettingsError(f"the {name} channel needs {', '.join(missing)}")

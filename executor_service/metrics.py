@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared.automation_settings import RATE_LIMITED_CHANNELS
+from shared.vocabulary import RATE_LIMITED_CHANNELS
 
 JOBS = Counter(
     "automation_jobs_total", "Job runs by automation type and EventLog status", ["automation_type", "status"]

@@ -11,7 +11,6 @@ import base64
 import http.client
 import json
 import logging
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,19 +21,12 @@ from pydantic import SecretStr
 from executor_service.automations import Message
 from executor_service.channels import classify_http_status
 from shared.errors import ChannelError
-from shared.pii import mask_phone
+from shared.pii import mask_phone, redact_phones
 
 log = logging.getLogger(__name__)
 
 API_VERSION = "2010-04-01"
 _MAX_ANSWER_BYTES = 64 * 1024
-# A phone-like run: an optional '+', then 7+ digits, each pair split by at most two of ' ().-'.
-_PHONE_RUN = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}")
-
-
-def redact_phones(text: str) -> str:
-    """Mask every phone-number-like run of digits in ``text`` (error codes of 5-6 digits stay)."""
-    return _PHONE_RUN.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group())), text)
 
 
 def twilio_error_detail(raw: bytes) -> str:

@@ -19,17 +19,17 @@ from pathlib import Path
 from shared.errors import SettingsError
 from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES, SERVED_RECIPIENTS
 from shared.templates import Template
+from shared.vocabulary import CHANNEL_NAMES, DEFAULT_CHANNEL
 
 DEFAULT_SETTINGS_PATH: Path = Path(__file__).with_name("automations.toml")
 
-CHANNELS = frozenset({"default", "log", "webhook", "sms", "email", "null"})
+CHANNELS = CHANNEL_NAMES | {DEFAULT_CHANNEL}  # what a recipient's channel may say
 DEFAULT_QUIET_START = datetime.time(21, 0)
 DEFAULT_QUIET_END = datetime.time(8, 0)
 DEFAULT_SEND_AT_LOCAL = datetime.time(18, 0)  # nightBeforeReminder
 DEFAULT_BEFORE_START_S = 48 * 3600  # paymentReminder
 DEFAULT_AFTER_END_S = 2 * 3600  # postVisitThankYou
 DEFAULT_MAX_LATENESS_S = 3600
-RATE_LIMITED_CHANNELS = ("email", "sms", "webhook")  # [rate_limits] keys
 
 # Type name -> names of the recipients it serves (from shared/names.py).
 SERVED: Mapping[str, frozenset[str]] = {

@@ -17,7 +17,6 @@ certificate (mTLS), ``server_name`` overrides the name checked in the trigger's 
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC
@@ -42,14 +41,12 @@ from shared.client_vocabulary import (
 from shared.client_vocabulary import (
     ItemError as ItemError,  # re-exported: ItemResult.error
 )
-from shared.constants import MAX_IDEMPOTENCY_KEY_LEN
-from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+from shared.vocabulary import default_idempotency_key, is_idempotency_key
 
 MAX_BATCH_ITEMS = 500  # EnqueueAutomations and ReplayDeadLetters take at most this many per call
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
-_KEY_RE = re.compile(r"[\x21-\x7e]+")  # the trigger's rule for idempotency keys
 Resp = TypeVar("Resp")
 FilterLike = pb.DeadLetterFilter | Mapping[str, Any] | None
 
@@ -81,14 +78,6 @@ class AccessDenied(AutomationClientError):
     RPC's scope)."""
 
 
-def default_idempotency_key(req: pb.EnqueueAutomationRequest) -> str:
-    """The trigger's default key, ``<type>:<recipient>:<booking id>:<version>`` (mirrors
-    ``trigger_service.validation.default_idempotency_key``; shared/ must not import the services)."""
-    type_name = AUTOMATION_TYPE_NAMES.get(req.automation_type, str(req.automation_type))
-    recipient = RECIPIENT_NAMES.get(req.recipient, str(req.recipient))
-    return f"{type_name}:{recipient}:{req.booking.id}:{req.booking.version}"
-
-
 def with_idempotency_key(req: pb.EnqueueAutomationRequest) -> pb.EnqueueAutomationRequest:
     """A copy of ``req`` with its idempotency key set (the default one if it had none). A default key the
     trigger would refuse (bad booking id: the request is refused anyway) is left unset, so that the caller
@@ -97,7 +86,7 @@ def with_idempotency_key(req: pb.EnqueueAutomationRequest) -> pb.EnqueueAutomati
     out.CopyFrom(req)
     if not out.HasField("idempotency_key"):
         key = default_idempotency_key(out)
-        if len(key) <= MAX_IDEMPOTENCY_KEY_LEN and _KEY_RE.fullmatch(key):
+        if is_idempotency_key(key):
             out.idempotency_key = key
     return out
 

@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shared import constants
 from shared.auth_settings import AuthMode, CallerToken, check_auth_settings
 from shared.retry import RetryPolicy
+from shared.vocabulary import CHANNEL_NAMES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = PROJECT_ROOT / "var"
@@ -150,7 +151,7 @@ class Settings(BaseSettings):
     eventlog_redact_contacts: bool = False
 
     # Channels. Recipients whose settings say channel = "default" use default_channel.
-    default_channel: str = Field(default="log", pattern="^(log|webhook|null|sms|email)$")
+    default_channel: str = Field(default="log", pattern=f"^({'|'.join(sorted(CHANNEL_NAMES))})$")
     outbox_path: Path | None = None  # log channel; default var_dir/outbox.jsonl
     webhook_url: SecretStr | None = None  # may carry a token (e.g. a Slack-style URL): a secret
     webhook_timeout_s: float = Field(default=5.0, gt=0)

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.automation_settings import CHANNELS
 from shared.db.models import PauseRecord
+from shared.vocabulary import CHANNEL_NAMES
 
 SCOPE_TYPE, SCOPE_CHANNEL, SCOPE_ALL = "type", "channel", "all"
 SCOPE_KINDS = (SCOPE_TYPE, SCOPE_CHANNEL, SCOPE_ALL)
 # Channels a pause may name: "default" is not one (it resolves to AUTOMATION_DEFAULT_CHANNEL).
-PAUSABLE_CHANNELS = tuple(sorted(CHANNELS - {"default"}))
+PAUSABLE_CHANNELS = tuple(sorted(CHANNEL_NAMES))
 MAX_REASON_LEN = 500
 
 Scope = tuple[str, str]  # (kind, value); value "" for SCOPE_ALL

@@ -1,6 +1,7 @@
 """Masking of contact details for logs: enough to tell two numbers apart, not enough to call one.
 
-``mask_phone`` / ``mask_email`` mask one known value; ``redact_text`` finds and masks every phone-like and
+``mask_phone`` / ``mask_email`` mask one known value; ``redact_phones`` masks phone-like runs of digits
+(a provider's error text); ``redact_text`` finds and masks every phone-like and
 e-mail-like substring of free text (and the password of ``scheme://user:password@host`` URLs), and
 ``redact_value`` does it inside nested data (log ``extra`` fields). The phone rules favour masking but
 leave ids, ISO timestamps, UUIDs, hex ids, IP addresses and epoch seconds/milliseconds alone:
@@ -33,6 +34,9 @@ _PHONE = re.compile(
     rf"(?:[ .-]{{1,2}}\d{{2,4}}){{0,10}}[ .-]{{1,2}}\d{{4}}{_RIGHT})"
     rf"|(?P<bare>{_LEFT}\d{{10,15}}{_RIGHT})"
 )
+# redact_phones (a provider's error text): an optional '+', then 7+ digits, each pair split by at most two
+# of ' ().-'.
+_PHONE_RUN = re.compile(r"\+?\d(?:[\s().-]{0,2}\d){6,}")
 _DATE = re.compile(r"\d{1,2}([./-])\d{1,2}\1\d{4}")
 _MAX_DEPTH = 10
 
@@ -60,6 +64,11 @@ def _mask_phone_match(match: re.Match[str]) -> str:
     if match.lastgroup == "bare" and len(digits) in (10, 13) and digits.startswith("1"):
         return text  # epoch seconds or milliseconds
     return mask_phone(("+" if text.startswith("+") else "") + digits)
+
+
+def redact_phones(text: str) -> str:
+    """Mask every phone-number-like run of digits in ``text`` (error codes of 5-6 digits stay)."""
+    return _PHONE_RUN.sub(lambda m: mask_phone(re.sub(r"[^\d+]", "", m.group())), text)
 
 
 def redact_text(text: str) -> str:

@@ -24,7 +24,6 @@ from shared.automation_settings import (
     DEFAULT_QUIET_END,
     DEFAULT_QUIET_START,
     DEFAULT_SEND_AT_LOCAL,
-    RATE_LIMITED_CHANNELS,
     SERVED,
     TIMING_KEYS,
     AutomationSettings,
@@ -37,6 +36,7 @@ from shared.automation_settings import (
 from shared.contacts import InvalidAddress, email_address, mailbox
 from shared.errors import SettingsError, TemplateError
 from shared.templates import VARIABLES, Template
+from shared.vocabulary import RATE_LIMITED_CHANNELS, is_phone
 
 Table = tuple[str, ...]
 _REQUIRED: Any = object()
@@ -46,7 +46,6 @@ _QUIET_KEYS = frozenset({"start", "end"})
 _RECIPIENT_KEYS = frozenset({"enabled", "channel", "quiet_hours", "subject", "body"})
 _ALL_RECIPIENTS = frozenset().union(*SERVED.values())
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-_E164 = re.compile(r"\+[1-9]\d{1,14}")
 _RATE = re.compile(r"\s*([1-9]\d*)\s*/\s*([1-9]\d*)?\s*(s|min|h)\s*")
 _PERIOD_S = {"s": 1, "min": 60, "h": 3600}
 _RATE_HELP = 'expected "<max>/<period>" with a period in s, min or h (e.g. "1/s", "30/min", "5/10s")'
@@ -191,7 +190,7 @@ class SettingsReader:
         self._check_keys(table, data, _SENDER_KEYS)
         values = {key: self._value(table, data, key, str, "") for key in sorted(_SENDER_KEYS)}
         for key in ("sms_from", "owner_phone"):
-            if values[key] and not _E164.fullmatch(values[key]):
+            if values[key] and not is_phone(values[key]):
                 self.fail(table, key, f'expected an E.164 number like "+14155550100", got {values[key]!r}')
         # shared/contacts.py: the rule the trigger validates with and the e-mail channel sends by
         for key, parse in (("email_from", mailbox), ("owner_email", email_address)):

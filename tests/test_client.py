@@ -20,15 +20,14 @@ from shared.client import (
     AutomationClientError,
     InvalidRequest,
     Unavailable,
-    default_idempotency_key,
     with_idempotency_key,
 )
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+from shared.vocabulary import default_idempotency_key
 from tests.support.pipeline import running_trigger
-from tests.support.requests import SERVED_COMBOS, valid_request
+from tests.support.requests import valid_request
 from tests.support.sample import sample_request
-from trigger_service import validation
 
 
 def bid() -> str:
@@ -38,11 +37,19 @@ def bid() -> str:
 # --- keys, without a server ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("automation_type", "recipient"), [*SERVED_COMBOS, (0, 0), (99, 7)])
-def test_default_key_is_the_triggers(automation_type: int, recipient: int) -> None:
+@pytest.mark.parametrize(
+    ("automation_type", "recipient", "prefix"),
+    [
+        (pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT, pb.RECIPIENT_OWNER, "ownerNewBookingAlert:owner"),
+        (pb.AUTOMATION_TYPE_SITTER_ASSIGNMENT, pb.RECIPIENT_SITTER, "sitterAssignment:sitter"),
+        (0, 0, "0:0"),  # unknown numbers are spelled as numbers (the trigger refuses such a request)
+        (99, 7, "99:7"),
+    ],
+)
+def test_default_key_is_type_recipient_booking_and_version(automation_type, recipient, prefix) -> None:
     req = valid_request(automation_type=automation_type, recipient=recipient)
     req.booking.version = 7
-    assert default_idempotency_key(req) == validation.default_idempotency_key(req)
+    assert default_idempotency_key(req) == f"{prefix}:{req.booking.id}:7"
 
 
 def test_with_idempotency_key_copies_and_keeps_a_callers_key() -> None:
@@ -192,7 +199,7 @@ def test_enqueue_twice_answers_duplicate_with_the_first_job(settings) -> None:
     with running_trigger(settings) as (_, trigger), AutomationClient(f"127.0.0.1:{trigger.port}") as client:
         first = client.enqueue(request)
         again = client.enqueue(request)
-    assert first.idempotency_key == validation.default_idempotency_key(request)
+    assert first.idempotency_key == default_idempotency_key(request)
     assert not first.duplicate and first.topic == settings.jobs_topic
     assert again.duplicate and again.job_id == first.job_id
 

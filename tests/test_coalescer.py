@@ -22,12 +22,12 @@ from shared.codec import decode_job
 from shared.kafka import Delivery
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.redis_client import make_redis
+from shared.vocabulary import default_idempotency_key
 from tests.support.pipeline import running_trigger
 from tests.support.sample import sample_request
 from trigger_service.coalescer import EnqueueCoalescer
 from trigger_service.enqueue import PENDING_MESSAGE, item_error
 from trigger_service.idempotency import IdempotencyStore
-from trigger_service.validation import default_idempotency_key
 
 
 @pytest.fixture

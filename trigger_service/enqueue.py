@@ -31,10 +31,11 @@ from shared.kafka import Delivery, JobProducer
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import child_of
+from shared.vocabulary import default_idempotency_key
 from trigger_service import metrics
 from trigger_service.idempotency import IdempotencyStore, Record
 from trigger_service.scheduling import Scheduler
-from trigger_service.validation import bad_request_proto, default_idempotency_key, validate_enqueue_request
+from trigger_service.validation import bad_request_proto, validate_enqueue_request
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,6 @@ from shared.constants import (
     DEFAULT_PAGE_SIZE,
     MAX_ERROR_CLASS_LEN,
     MAX_FILTER_ERROR_CLASSES,
-    MAX_ID_LEN,
-    MAX_IDEMPOTENCY_KEY_LEN,
     MAX_PAGE_SIZE,
     MAX_PAGE_TOKEN_LEN,
     MAX_REPLAY_PER_CALL,
@@ -34,6 +32,7 @@ from shared.constants import (
 )
 from shared.names import AUTOMATION_TYPE_NAMES
 from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.vocabulary import ID_EXPECTED, ID_PATTERN, IDEMPOTENCY_KEY_EXPECTED, IDEMPOTENCY_KEY_PATTERN
 from trigger_service.validation import Violation, validate_cancel_request
 
 MAX_ROW_ID = 2**63 - 1  # BIGINT
@@ -43,10 +42,10 @@ MAX_FILTER_TYPES = len(AUTOMATION_TYPE_NAMES)
 MIN_TIMESTAMP_S = -62_135_596_800
 MAX_TIMESTAMP_S = 253_402_300_799
 
-_ID = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_ID_LEN}}}")
-_ID_RULE = f"must be 1-{MAX_ID_LEN} characters from A-Z, a-z, 0-9, '_' and '-'"
-_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_LEN}}}")
-_KEY_RULE = f"must be 1-{MAX_IDEMPOTENCY_KEY_LEN} printable ASCII characters without spaces"
+_ID = ID_PATTERN
+_ID_RULE = f"must be {ID_EXPECTED}"
+_KEY = IDEMPOTENCY_KEY_PATTERN
+_KEY_RULE = f"must be {IDEMPOTENCY_KEY_EXPECTED}"
 _ERROR_CLASS = re.compile(rf"[\x21-\x7e]{{1,{MAX_ERROR_CLASS_LEN}}}")
 _ERROR_CLASS_RULE = f"must be 1-{MAX_ERROR_CLASS_LEN} printable ASCII characters without spaces"
 _TOKEN_TEXT = re.compile(r"id:([1-9][0-9]{0,18})")

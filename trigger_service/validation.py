@@ -22,17 +22,25 @@ import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from shared.constants import MAX_ID_LEN, MAX_IDEMPOTENCY_KEY_LEN
+from shared.constants import MAX_ID_LEN
 from shared.contacts import MAX_EMAIL_LEN, email_problem
 from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES, SERVED_RECIPIENTS, needs_sitter
 from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.vocabulary import (
+    ID_EXPECTED,
+    ID_PATTERN,
+    IDEMPOTENCY_KEY_EXPECTED,
+    MAX_PHONE_LEN,
+    PHONE_EXPECTED,
+    PHONE_PATTERN,
+    is_idempotency_key,
+)
 
 MAX_NAME_LEN = 100
 MAX_PET_FIELD_LEN = 50
 MAX_PETS = 20
 MAX_ADDRESS_LEN = 500
 MAX_NOTES_LEN = 2000
-MAX_PHONE_LEN = 16  # "+" and at most 15 digits
 # A valid request is at most ~22 KB even with 4-byte characters everywhere; only unknown fields (or
 # thousands of pets) make one bigger. Refused whole: such a job would not fit a Kafka message.
 MAX_REQUEST_BYTES = 64 * 1024
@@ -40,7 +48,6 @@ MAX_REQUEST_BYTES = 64 * 1024
 # violations beyond this many bytes are left out (the message says how many were listed).
 MAX_DETAIL_BYTES = 4096
 
-_IDEMPOTENCY_KEY_RE = re.compile(r"[\x21-\x7e]+")
 # Unicode category Cc (C0 and C1 controls, DEL: CR, LF, VT, FF, NEL, ...), the line and paragraph
 # separators U+2028/U+2029 and the bidi overrides/isolates: one C-speed scan.
 _FORBIDDEN_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -54,13 +61,8 @@ class _Format(NamedTuple):
     max_len: int
 
 
-_ID = _Format(
-    re.compile(r"[A-Za-z0-9_-]+"), f"1-{MAX_ID_LEN} characters from A-Z, a-z, 0-9, '_' and '-'", MAX_ID_LEN
-)
-# ASCII digits only: \d would accept any Unicode digit.
-_PHONE = _Format(
-    re.compile(r"\+[1-9][0-9]{6,14}"), "an E.164 phone number such as +14155550123", MAX_PHONE_LEN
-)
+_ID = _Format(ID_PATTERN, ID_EXPECTED, MAX_ID_LEN)
+_PHONE = _Format(PHONE_PATTERN, PHONE_EXPECTED, MAX_PHONE_LEN)
 _CURRENCY = _Format(re.compile(r"[A-Z]{3}"), "an ISO 4217 code of 3 uppercase letters such as USD", 3)
 
 
@@ -68,13 +70,6 @@ _CURRENCY = _Format(re.compile(r"[A-Z]{3}"), "an ISO 4217 code of 3 uppercase le
 class Violation:
     field: str  # dotted proto path, e.g. "booking.pets[2].name"
     description: str
-
-
-def default_idempotency_key(req: pb.EnqueueAutomationRequest) -> str:
-    """``<type>:<recipient>:<booking id>:<booking version>``, e.g. ``bookingConfirmation:client:b1:3``."""
-    type_name = AUTOMATION_TYPE_NAMES.get(req.automation_type, str(req.automation_type))
-    recipient_name = RECIPIENT_NAMES.get(req.recipient, str(req.recipient))
-    return f"{type_name}:{recipient_name}:{req.booking.id}:{req.booking.version}"
 
 
 def validate_enqueue_request(
@@ -100,13 +95,8 @@ def validate_enqueue_request(
         )
     if req.HasField("idempotency_key"):
         key = req.idempotency_key
-        if len(key) > MAX_IDEMPOTENCY_KEY_LEN or not _IDEMPOTENCY_KEY_RE.fullmatch(key):
-            out.append(
-                Violation(
-                    "idempotency_key",
-                    f"must be 1-{MAX_IDEMPOTENCY_KEY_LEN} printable ASCII characters without spaces",
-                )
-            )
+        if not is_idempotency_key(key):
+            out.append(Violation("idempotency_key", f"must be {IDEMPOTENCY_KEY_EXPECTED}"))
     if req.HasField("due_at"):
         _check_timestamp(out, "due_at", req, "due_at")
     if not req.HasField("booking"):

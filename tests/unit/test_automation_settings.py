@@ -226,6 +226,9 @@ TYPE_CLIENT = "[bookingConfirmation.client]\n"
         (TYPE_CLIENT + 'subject = "Hi"\nbody = "  "\n', "body: empty template", 4),
         (TYPE_CLIENT + "subject = 3\nbody = 'x'\n", "subject: expected a string", 3),
         ('[senders]\nowner_phone = "415-555-0100"\n', "senders.owner_phone: expected an E.164 number", 3),
+        # The trigger's phone rule (shared/vocabulary.py): 7-15 ASCII digits after the '+'.
+        ('[senders]\nsms_from = "+12345"\n', "senders.sms_from: expected an E.164 number", 3),
+        ('[senders]\nsms_from = "+1415555\u0660123"\n', "senders.sms_from: expected an E.164 number", 3),
         ('[senders]\nemail_from = "Happy Paws"\n', "senders.email_from: expected an email address", 3),
         ('[senders]\nowner_email = "x<evil@attacker.example"\n', "owner_email: expected an email", 3),
         ('[senders]\nowner_email = "Owner <o@example.com>"\n', "owner_email: expected an email", 3),

@@ -14,9 +14,9 @@ from executor_service import mail_format
 from executor_service.automations import Contact, Message
 from executor_service.channels import classify_http_status
 from executor_service.mail import EmailChannel, classify_smtp_code, message_id_for
-from executor_service.sms import redact_phones, twilio_error_detail
+from executor_service.sms import twilio_error_detail
 from shared.errors import SettingsError
-from shared.pii import redact_text
+from shared.pii import redact_phones, redact_text
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from shared.proto.automation.v1 import automation_pb2 as pb
+from shared.vocabulary import default_idempotency_key
 from tests.support.requests import START, fields_of, valid_request
 from trigger_service.validation import (
     AUTOMATION_TYPE_NAMES,
@@ -17,7 +18,6 @@ from trigger_service.validation import (
     SERVED_RECIPIENTS,
     Violation,
     bad_request_status,
-    default_idempotency_key,
     validate_enqueue_request,
 )
 
