@@ -31,7 +31,7 @@ def executor_env(settings: Settings, **overrides: Any) -> dict[str, str]:
     dumped = settings.model_dump(mode="json")  # SecretStr fields come out masked: read them below
     values = {**dumped, "executor_metrics_port": free_port(), "listen_host": "127.0.0.1", **overrides}
     for name, value in values.items():
-        raw = overrides.get(name, getattr(settings, name, None))
+        raw = overrides[name] if name in overrides else getattr(settings, name)
         if isinstance(raw, SecretStr):
             value = raw.get_secret_value()
         if value is not None:

@@ -77,7 +77,7 @@ def trigger_env(settings: Settings, unset: tuple[str, ...] = (), **overrides: An
     for name, value in values.items():
         if name in unset:
             continue
-        raw = overrides.get(name, getattr(settings, name, None))
+        raw = overrides[name] if name in overrides else getattr(settings, name)
         if isinstance(raw, SecretStr):
             value = raw.get_secret_value()
         if value is not None:
