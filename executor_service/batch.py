@@ -7,9 +7,9 @@ bookings, in offset order within one — a job that no longer makes sense (cance
 disabled, late) ends without sending, one over its channel's rate limit waits parked (lanes.py) or is
 deferred (rate_limit.py) — recording each delivery in Redis right after it (sent_marks.py: pipelined in
 the background, awaited before the batch ends).
-``persist()`` (outcome.py): 4 publish onward (jobs due later or rate-limited to a delay topic, failures to
-a retry tier or the dead-letter topic) and wait for the acks; 5 commit the EventLog rows in one transaction; 6 mark
-final keys done, release the leases of the others. Jobs whose key another worker holds are *blocked*:
+``persist()`` (outcome.py): 4 publish onward (jobs due later or rate-limited to a delay topic, failures
+to a retry tier or the dead-letter topic) and wait for the acks; 5 commit the EventLog rows in one
+transaction; 6 mark final keys done, release the leases of the others. Jobs whose key another worker holds are *blocked*:
 no row; like those whose publish failed they are unfinished (no offset may be committed past them).
 """
 
