@@ -9,8 +9,9 @@ deferred (rate_limit.py) — recording each delivery in Redis right after it (se
 the background, awaited before the batch ends).
 ``persist()`` (outcome.py): 4 publish onward (jobs due later or rate-limited to a delay topic, failures
 to a retry tier or the dead-letter topic) and wait for the acks; 5 commit the EventLog rows in one
-transaction; 6 mark final keys done, release the leases of the others. Jobs whose key another worker holds are *blocked*:
-no row; like those whose publish failed they are unfinished (no offset may be committed past them).
+transaction; 6 mark final keys done, release the leases of the others. Jobs whose key another worker
+holds are *blocked*: no row; like those whose publish failed they are unfinished (no offset may be
+committed past them).
 """
 
 from __future__ import annotations
