@@ -2,7 +2,7 @@
 
 Four automations for one booking: three that send at once and a night-before reminder, which is scheduled.
 The booking is placed in a time zone where it is daytime now, so nothing waits for quiet hours to end.
-Tests build their own requests (``tests/support/sample.py``).
+Tests start from the same booking (``tests/support/sample.py``).
 """
 
 from __future__ import annotations

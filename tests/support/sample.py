@@ -1,9 +1,9 @@
-"""A sample booking request, for the demo and for tests."""
+"""A sample booking request for tests: the demo's booking (``automationctl/demo_bookings.py``), with the
+defaults tests rely on (an owner's new-booking alert to the client) and a booking version of choice."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
+from automationctl.demo_bookings import demo_request
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 
@@ -15,22 +15,6 @@ def sample_request(
     version: int = 1,
     timezone: str = "America/Los_Angeles",
 ) -> pb.EnqueueAutomationRequest:
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
-    booking = pb.Booking(
-        id=booking_id,
-        version=version,
-        status=pb.BOOKING_STATUS_REQUESTED,
-        client=pb.Client(first_name="Ana", last_name="Lopez", phone="+14155550123", email="ana@example.com"),
-        service_name="Drop-in visit",
-        timezone=timezone,
-        pets=[
-            pb.Pet(name="Rex", species="dog"),
-            pb.Pet(name="Milo", species="cat"),
-            pb.Pet(name="Luna", species="cat"),
-        ],
-        address="1 Market St, San Francisco",
-        total_price=pb.Money(currency_code="USD", amount_minor=12000),
-    )
-    booking.start_at.FromDatetime(start)
-    booking.end_at.FromDatetime(start + timedelta(hours=1))
-    return pb.EnqueueAutomationRequest(automation_type=automation_type, recipient=recipient, booking=booking)
+    request = demo_request(booking_id, automation_type, recipient, timezone=timezone)
+    request.booking.version = version
+    return request
