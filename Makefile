@@ -21,7 +21,7 @@ help:
 	@echo "make test     install test dependencies and run the whole suite"
 	@echo "make chaos    only the fault-injection tests (also part of make test)"
 	@echo "make bench    run the benchmark scenarios (BENCH_ARGS='--smoke', '--scenarios 1,3', '--profile')"
-	@echo "make lint     ruff check + format check;  make format  rewrite formatting"
+	@echo "make lint     ruff check + format check + mypy;  make format  rewrite formatting"
 	@echo "make protos   regenerate shared/proto from protos/"
 	@echo "make tools    install the deployment validation tools into $(TOOLS_VENV) (make test does it)"
 
@@ -56,6 +56,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
 from automationctl.output import InputError
 from shared.client_credentials import ClientCredentials
@@ -32,7 +32,13 @@ class _RefuseToken(argparse.Action):
     """``--token VALUE`` is an error that never repeats the value (an exact ``--token`` also stops
     argparse from reading it as an abbreviation of ``--token-file``)."""
 
-    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: ANN001
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> NoReturn:
         raise argparse.ArgumentError(
             self,
             "a token on the command line is visible to other users (ps, shell history): "

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from google.protobuf.descriptor import EnumDescriptor
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from automationctl.output import InputError
@@ -37,7 +38,7 @@ _ZERO_DECIMAL = frozenset(
 _THREE_DECIMAL = frozenset(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"])
 
 
-def _enum_value(text: str, names: dict[int, str], enum_type: type, prefix: str, what: str) -> int:
+def _enum_value(text: str, names: dict[int, str], enum: EnumDescriptor, prefix: str, what: str) -> int:
     """``bookingConfirmation``, ``booking_confirmation``, ``AUTOMATION_TYPE_BOOKING_CONFIRMATION`` or 2."""
     wanted = text.strip()
     for value, name in names.items():
@@ -46,29 +47,32 @@ def _enum_value(text: str, names: dict[int, str], enum_type: type, prefix: str, 
     candidate = wanted.upper().replace("-", "_")
     if not candidate.startswith(prefix):
         candidate = prefix + candidate
-    try:
-        return enum_type.Value(candidate)  # type: ignore[attr-defined]
-    except ValueError:
-        pass
+    if candidate in enum.values_by_name:
+        return enum.values_by_name[candidate].number
     if wanted.isdigit() and int(wanted) in names:
         return int(wanted)
     raise InputError(f"unknown {what} {text!r}; one of: {', '.join(names.values())}")
 
 
-def automation_type(text: str) -> int:
-    return _enum_value(text, AUTOMATION_TYPE_NAMES, pb.AutomationType, "AUTOMATION_TYPE_", "automation type")
+def automation_type(text: str) -> pb.AutomationType.ValueType:
+    enum = pb.AutomationType.DESCRIPTOR
+    return pb.AutomationType.ValueType(
+        _enum_value(text, AUTOMATION_TYPE_NAMES, enum, "AUTOMATION_TYPE_", "automation type")
+    )
 
 
-def recipient(text: str) -> int:
-    return _enum_value(text, RECIPIENT_NAMES, pb.Recipient, "RECIPIENT_", "recipient")
+def recipient(text: str) -> pb.Recipient.ValueType:
+    enum = pb.Recipient.DESCRIPTOR
+    return pb.Recipient.ValueType(_enum_value(text, RECIPIENT_NAMES, enum, "RECIPIENT_", "recipient"))
 
 
-def booking_status(text: str) -> int:
+def booking_status(text: str) -> pb.BookingStatus.ValueType:
     names = {
         v.number: v.name.removeprefix("BOOKING_STATUS_").lower() for v in pb.BookingStatus.DESCRIPTOR.values
     }
     names.pop(0)
-    return _enum_value(text, names, pb.BookingStatus, "BOOKING_STATUS_", "booking status")
+    enum = pb.BookingStatus.DESCRIPTOR
+    return pb.BookingStatus.ValueType(_enum_value(text, names, enum, "BOOKING_STATUS_", "booking status"))
 
 
 def parse_time(text: str) -> datetime:
@@ -127,5 +131,5 @@ def dead_letter_filter(args: argparse.Namespace) -> pb.DeadLetterFilter:
     return out
 
 
-def type_list(values: Sequence[str]) -> list[int]:
+def type_list(values: Sequence[str]) -> list[pb.AutomationType.ValueType]:
     return [automation_type(v) for v in values]

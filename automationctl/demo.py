@@ -14,6 +14,7 @@ from automationctl.context import Context
 from automationctl.demo_bookings import REQUESTS, daytime_zone, demo_request
 from automationctl.output import OK, PARTIAL, as_dict
 from automationctl.runs import RUN_HEADERS, run_rows
+from shared.client import AutomationClient
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 
@@ -43,7 +44,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         {
             "bookings": bookings,
             "results": [
-                {"accepted": as_dict(r.accepted)} if r.accepted else {"error": r.error.message}
+                {"accepted": as_dict(r.accepted)}
+                if r.accepted
+                else {"error": r.error.message if r.error else ""}
                 for r in results
             ],
             "runs": [as_dict(r) for r in runs],
@@ -58,7 +61,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     return OK
 
 
-def _wait_for_runs(client, bookings: list[str], jobs: set[str], wait_s: float) -> list[pb.AutomationRun]:
+def _wait_for_runs(
+    client: AutomationClient, bookings: list[str], jobs: set[str], wait_s: float
+) -> list[pb.AutomationRun]:
     """Every run of the bookings, polled until each job has one (or ``wait_s`` passed), oldest first."""
     deadline = time.monotonic() + wait_s
     while True:

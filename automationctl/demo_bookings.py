@@ -28,7 +28,11 @@ def daytime_zone(now: datetime) -> str:
 
 
 def demo_request(
-    booking_id: str, automation_type: int, recipient: int, *, timezone: str = "America/Los_Angeles"
+    booking_id: str,
+    automation_type: pb.AutomationType.ValueType,
+    recipient: pb.Recipient.ValueType,
+    *,
+    timezone: str = "America/Los_Angeles",
 ) -> pb.EnqueueAutomationRequest:
     """A valid request for a drop-in visit three days from now (example.com addresses, a 555 number)."""
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)

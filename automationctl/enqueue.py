@@ -53,18 +53,19 @@ def _one(ctx: Context, request: pb.EnqueueAutomationRequest) -> int:
 def _many(ctx: Context, requests: list[pb.EnqueueAutomationRequest]) -> int:
     with ctx.client() as client, ctx.out.bar(len(requests), "enqueue") as bar:
         results = client.enqueue_many(requests, on_progress=bar.advance)
-    rows, docs = [], []
+    rows: list[list[str]] = []
+    docs: list[dict[str, Any]] = []
     for request, result in zip(requests, results, strict=True):
         if result.accepted is not None:
             rows.append(_accepted_row(result.accepted))
             docs.append({"accepted": as_dict(result.accepted)})
-        else:
+        elif result.error is not None:
             key = with_idempotency_key(request).idempotency_key
             problems = _describe(result.error)  # every violation, one row each
             rows.append([key, _error_name(result.error.code), "", problems[0]])
             rows.extend(["", "", "", problem] for problem in problems[1:])
             docs.append({"idempotency_key": key, "error": _error_doc(result.error)})
-    failed = [r for r in results if r.error is not None]
+    failed = [r.error for r in results if r.error is not None]
     ctx.out.document({"results": docs, "accepted": len(results) - len(failed), "failed": len(failed)})
     ctx.out.table(["key", "result", "job", "sends / error"], rows[:SHOWN_ROWS])
     if len(rows) > SHOWN_ROWS:
@@ -72,7 +73,7 @@ def _many(ctx: Context, requests: list[pb.EnqueueAutomationRequest]) -> int:
     ctx.out.line(f"{len(results) - len(failed)} accepted, {len(failed)} failed")
     if not failed:
         return OK
-    all_invalid = len(failed) == len(results) and all(r.error.code == "INVALID_ARGUMENT" for r in failed)
+    all_invalid = len(failed) == len(results) and all(e.code == "INVALID_ARGUMENT" for e in failed)
     return USAGE if all_invalid else PARTIAL
 
 

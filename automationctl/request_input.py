@@ -50,14 +50,15 @@ def add_flag_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--due-at", metavar="ISO", help="when to send (default: from the settings)")
 
 
-_REQUIRED_FLAGS = ("type", "recipient", "booking_id", "client_first_name", "client_phone", "service")
-_REQUIRED_FLAGS += ("start", "end", "timezone")
+_REQUIRED_FLAGS: tuple[str, ...] = ("type", "recipient", "booking_id", "client_first_name", "client_phone")
+_REQUIRED_FLAGS += ("service", "start", "end", "timezone")
 
 
 def request_from_flags(args: argparse.Namespace) -> pb.EnqueueAutomationRequest:
     """The request the flags describe (the server validates the values; this checks names and presence)."""
-    automation_type = convert.automation_type(args.type) if args.type else None  # an unknown name first
-    recipient = convert.recipient(args.recipient) if args.recipient else None
+    # an unknown name is reported before missing flags; a missing one stays unspecified until then
+    automation_type = convert.automation_type(args.type) if args.type else pb.AUTOMATION_TYPE_UNSPECIFIED
+    recipient = convert.recipient(args.recipient) if args.recipient else pb.RECIPIENT_UNSPECIFIED
     missing = [f"--{name.replace('_', '-')}" for name in _REQUIRED_FLAGS if not getattr(args, name)]
     if missing:
         raise InputError(f"--file, or these flags: {', '.join(missing)}")
@@ -156,13 +157,13 @@ def _normalise(item: dict[str, Any]) -> dict[str, Any]:
     """Stable enum names to proto names, and YAML's own timestamps back to RFC 3339 text."""
     out = _plain(item)
     for key, names, enum in (
-        ("automation_type", AUTOMATION_TYPE_NAMES, pb.AutomationType),
-        ("automationType", AUTOMATION_TYPE_NAMES, pb.AutomationType),
-        ("recipient", RECIPIENT_NAMES, pb.Recipient),
+        ("automation_type", AUTOMATION_TYPE_NAMES, pb.AutomationType.DESCRIPTOR),
+        ("automationType", AUTOMATION_TYPE_NAMES, pb.AutomationType.DESCRIPTOR),
+        ("recipient", RECIPIENT_NAMES, pb.Recipient.DESCRIPTOR),
     ):
         value = out.get(key)
         if isinstance(value, str):
-            by_name = {name.lower(): enum.Name(number) for number, name in names.items()}
+            by_name = {name.lower(): enum.values_by_number[number].name for number, name in names.items()}
             out[key] = by_name.get(value.lower(), value)
     return out
 

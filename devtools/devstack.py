@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from devtools.embedded import EmbeddedProcess, free_port, redis_answers, start_tansu, start_valkey
 from shared.config import Settings
@@ -61,7 +62,7 @@ class _StopRequest:
     def __init__(self) -> None:
         self.requested = False
 
-    def __call__(self, *_args) -> None:
+    def __call__(self, *_args: object) -> None:
         self.requested = True
 
 
@@ -86,7 +87,8 @@ def main() -> int:
         signal.signal(sig, stop)
     settings = Settings()
     env, backends = _start_backends(settings)
-    settings = Settings(**{k.removeprefix("AUTOMATION_").lower(): v for k, v in env.items()})
+    started: dict[str, Any] = {k.removeprefix("AUTOMATION_").lower(): v for k, v in env.items()}
+    settings = Settings(**started)  # the backends just started, as pydantic reads them from strings
     children: dict[str, subprocess.Popen] = {}
     try:
         upgrade(settings.sqlalchemy_url)

@@ -45,8 +45,9 @@ def wait_for_port(
     deadline = time.monotonic() + timeout_s
     while True:
         if proc is not None and proc.poll() is not None:
+            program = proc.args[0] if isinstance(proc.args, list | tuple) else proc.args
             raise RuntimeError(
-                f"process {proc.args[0]!r} exited with code {proc.returncode} before {host}:{port} "
+                f"process {program!r} exited with code {proc.returncode} before {host}:{port} "
                 f"answered{_log_tail(log_path)}"
             )
         if _answers(host, port):

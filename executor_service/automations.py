@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from shared.automation_settings import AutomationSettings
 from shared.errors import NotImplementedAutomation
 from shared.names import recipient_name, type_name
@@ -51,7 +53,7 @@ def format_money(money: pb.Money) -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {money.currency_code}".strip()
 
 
-def format_time(ts, tz: ZoneInfo) -> str:
+def format_time(ts: Timestamp, tz: ZoneInfo) -> str:
     local = datetime.fromtimestamp(ts.seconds, UTC).astimezone(tz)
     return local.strftime("%a %b %-d, %-I:%M %p %Z")
 

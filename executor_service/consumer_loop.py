@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -27,6 +28,7 @@ from executor_service.lag import forget_lag
 from executor_service.partition_ledger import PartitionLedger
 from shared.codec import read_envelope
 from shared.constants import BLOCKED_RETRY_S
+from shared.kafka_message import header_pairs, offset_of, partition_of, topic_of
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,9 @@ class ConsumeLoop:
         self._resume_at: list[tuple[float, _TP]] = []  # heap of (monotonic time, partition)
         self._paused: set[_TP] = set()
         # held-aside messages and how far each partition was handled; at most a batch held per partition
-        self._ledger = PartitionLedger(retry_s=BLOCKED_RETRY_S, max_held_per_partition=batch_max)
+        self._ledger: PartitionLedger[Message] = PartitionLedger(
+            retry_s=BLOCKED_RETRY_S, max_held_per_partition=batch_max
+        )
         self.assigned = threading.Event()
         self._healthy = True
 
@@ -81,10 +85,10 @@ class ConsumeLoop:
                 # held messages go first: a booking's older job runs before its newer ones of this batch
                 batch = self._ledger.take_due(time.monotonic()) + fetched
                 if batch:
-                    outcome = self._until_ok(lambda b=batch: self._processor.run(b), stop)
+                    outcome = self._until_ok(partial(self._processor.run, batch), stop)
                     if outcome is None:
                         break
-                    unfinished = self._until_ok(lambda o=outcome: self._processor.persist(o), stop)
+                    unfinished = self._until_ok(partial(self._processor.persist, outcome), stop)
                     if unfinished is None:
                         break
                     self._store_offsets(batch, unfinished)
@@ -125,13 +129,13 @@ class ConsumeLoop:
         cut: dict[_TP, float] = {}
         kept = []
         for m in batch:
-            tp = (m.topic(), m.partition())
+            tp = (topic_of(m), partition_of(m))
             if tp in cut:
                 continue
-            due = read_envelope(m.headers()).due_at_ms if m.topic() in self._held_topics else None
+            due = read_envelope(header_pairs(m)).due_at_ms if tp[0] in self._held_topics else None
             if due is not None and due > now_ms:
                 cut[tp] = due
-                self._pause_until(tp, m.offset(), (due - now_ms) / 1000)
+                self._pause_until(tp, offset_of(m), (due - now_ms) / 1000)
                 continue
             if due is not None:
                 metrics.RETRY_RELEASE_LATENESS.observe((now_ms - due) / 1000)
@@ -205,7 +209,7 @@ class ConsumeLoop:
             arrived: dict[_TP, int] = {}
             for m in self._consumer.consume(num_messages=self._batch_max, timeout=0.2):
                 if m.error() is None:
-                    arrived.setdefault((m.topic(), m.partition()), m.offset())
+                    arrived.setdefault((topic_of(m), partition_of(m)), offset_of(m))
             for (topic, partition), offset in arrived.items():
                 tp = TopicPartition(topic, partition, offset)
                 self._consumer.pause([tp])

@@ -30,6 +30,7 @@ from executor_service.failures import Failure
 from shared.codec import ErrorNote, dead_letter_headers, encode_job, read_envelope
 from shared.db.event_status import EventStatus
 from shared.kafka import Delivery, JobProducer
+from shared.kafka_message import header_pairs
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.retry import RetryPolicy, compute_backoff, should_retry
@@ -175,7 +176,7 @@ class OnwardPublisher:
         self, job: pb.AutomationJob, msg: Message, hop: Hop, error: ErrorNote | None
     ) -> Future[Delivery]:
         """The one tier publish: encode ``job`` with its envelope, stamp the release time, produce."""
-        envelope = read_envelope(msg.headers())
+        envelope = read_envelope(header_pairs(msg))
         origin = envelope.origin_or_first(msg, datetime.now(UTC)) if error is not None else None
         key, value, headers = encode_job(
             job, traceparent=envelope.traceparent, due_at_ms=hop.due_at_ms, origin=origin, error=error

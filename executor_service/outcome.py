@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, wait
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
@@ -14,6 +15,7 @@ from executor_service.failures import Failure
 from executor_service.runner import JobRun
 from shared.codec import read_envelope
 from shared.db.event_row import EventRow
+from shared.kafka_message import header_pairs
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import log_context, trace_id
 
@@ -77,8 +79,10 @@ def observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
             metrics.END_TO_END.labels(run.automation_type).observe(max(latency_s, 0.0))
 
 
-def job_log_context(job: pb.AutomationJob, msg: Message):
+def job_log_context(job: pb.AutomationJob, msg: Message) -> AbstractContextManager[None]:
     """Log lines about ``job`` carry its id, attempt and trace id."""
     return log_context(
-        job_id=job.job_id, attempt=job.attempt, trace_id=trace_id(read_envelope(msg.headers()).traceparent)
+        job_id=job.job_id,
+        attempt=job.attempt,
+        trace_id=trace_id(read_envelope(header_pairs(msg)).traceparent),
     )

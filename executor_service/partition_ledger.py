@@ -16,7 +16,7 @@ owner starts from the committed offset). Pure logic: messages are anything with 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 TP = tuple[str, int]
 
@@ -33,13 +33,16 @@ def _tp(m: Positioned) -> TP:
     return (m.topic() or "", m.partition() or 0)
 
 
-class PartitionLedger:
+M = TypeVar("M", bound=Positioned)
+
+
+class PartitionLedger(Generic[M]):
     def __init__(self, *, retry_s: float, max_held_per_partition: int) -> None:
         self._retry_s = retry_s
         self._max_held = max_held_per_partition
         self._owned: set[TP] = set()
         self._next: dict[TP, int] = {}  # offset after the last message handled
-        self._held: dict[TP, dict[int, Positioned]] = {}
+        self._held: dict[TP, dict[int, M]] = {}
         self._retry_at: float | None = None  # monotonic time the held messages are tried again
 
     def assign(self, tps: Iterable[TP]) -> None:
@@ -68,7 +71,7 @@ class PartitionLedger:
         """Seconds until the held messages are due for another try (None: nothing held)."""
         return None if self._retry_at is None else max(0.0, self._retry_at - now)
 
-    def take_due(self, now: float) -> list[Positioned]:
+    def take_due(self, now: float) -> list[M]:
         """The held messages, in offset order per partition, if their retry is due (they are no longer
         held: hand the ones that still cannot finish back to :meth:`settle`)."""
         if self._retry_at is None or now < self._retry_at:
@@ -78,9 +81,7 @@ class PartitionLedger:
         self._retry_at = None
         return due
 
-    def settle(
-        self, handled: Iterable[Positioned], unfinished: Iterable[Positioned], now: float
-    ) -> dict[TP, int]:
+    def settle(self, handled: Iterable[M], unfinished: Iterable[M], now: float) -> dict[TP, int]:
         """Record a finished batch: ``handled`` are all its messages, ``unfinished`` those to hold for
         another try. Returns the offset to store for each owned partition the batch touched."""
         touched: set[TP] = set()

@@ -19,6 +19,7 @@ from shared.automation_settings import AutomationSettings
 from shared.codec import read_envelope
 from shared.db.event_row import EventRow
 from shared.db.event_status import EventStatus
+from shared.kafka_message import header_pairs, offset_of, partition_of, topic_of
 from shared.names import recipient_name, type_name
 from shared.pii import mask_email, mask_phone, redact_text
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -125,13 +126,13 @@ def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> Eve
         error=run.failure.message if run.failure else None,
         error_class=run.failure.error_class if run.failure else None,
         replay_of=job.replay_of or None,
-        traceparent=read_envelope(run.msg.headers()).traceparent,
+        traceparent=read_envelope(header_pairs(run.msg)).traceparent,
         started_at=run.started_at,
         finished_at=datetime.now(UTC),
         duration_ms=run.duration_s * 1000.0,
-        kafka_topic=run.msg.topic(),
-        kafka_partition=run.msg.partition(),
-        kafka_offset=run.msg.offset(),
+        kafka_topic=topic_of(run.msg),
+        kafka_partition=partition_of(run.msg),
+        kafka_offset=offset_of(run.msg),
     )
 
 

@@ -25,6 +25,14 @@ OUT_DIR = ROOT / "shared" / "proto"
 PACKAGE = "shared.proto"
 
 
+def _plugin(name: str) -> Path:
+    """A protoc plugin installed next to this interpreter (mypy-protobuf, a dev dependency)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        raise SystemExit(f"{name} not found next to {sys.executable}: pip install -e '.[dev]'")
+    return path
+
+
 def _generate(out_dir: Path) -> None:
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     include = Path(protoc.__file__).parent / "_proto"
@@ -36,8 +44,13 @@ def _generate(out_dir: Path) -> None:
         f"-I{include}",
         f"-I{googleapis}",
         f"--python_out={out_dir}",
-        f"--pyi_out={out_dir}",
         f"--grpc_python_out={out_dir}",
+        # Type stubs of the messages and of the gRPC stubs/servicers (mypy-protobuf): mypy checks the
+        # code that uses them (`make lint`); enum values are typed as ``<Enum>.ValueType``.
+        f"--plugin=protoc-gen-mypy={_plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={_plugin('protoc-gen-mypy_grpc')}",
+        f"--mypy_out={out_dir}",
+        f"--mypy_grpc_out={out_dir}",
         *protos,
     ]
     if protoc.main(args) != 0:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-from google.rpc import code_pb2
 from grpc_status import rpc_status
 
 from shared.client_credentials import ClientCredentials
@@ -35,6 +34,7 @@ from shared.client_vocabulary import (
     TypeLike,
     dead_letter_filter,
     item_result,
+    item_unavailable,
     type_values,
     violations_of,
 )
@@ -48,6 +48,7 @@ from shared.vocabulary import default_idempotency_key, is_idempotency_key
 MAX_BATCH_ITEMS = 500  # EnqueueAutomations and ReplayDeadLetters take at most this many per call
 _RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 Resp = TypeVar("Resp")
+Page = TypeVar("Page", pb.GetAutomationRunsResponse, pb.ListDeadLettersResponse)  # paged: next_page_token
 FilterLike = pb.DeadLetterFilter | Mapping[str, Any] | None
 
 
@@ -111,10 +112,10 @@ class AutomationClient(PauseCalls):
         server_name: str | None = None,
         credentials: ClientCredentials | None = None,
     ) -> None:
-        files = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file, "server_name": server_name}
+        files = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file}
         if credentials is None:
-            credentials = ClientCredentials.from_files(token=token, tls=tls, **files)
-        elif token is not None or tls or any(v is not None for v in files.values()):
+            credentials = ClientCredentials.from_files(token=token, tls=tls, server_name=server_name, **files)
+        elif token is not None or tls or any(v is not None for v in (*files.values(), server_name)):
             raise ValueError("give credentials or token/tls/ca_file/cert_file/key_file/server_name, not both")
         if channel is not None and credentials.uses_tls:
             raise ValueError("TLS settings apply to the client's own channel, not to one passed in")
@@ -162,7 +163,7 @@ class AutomationClient(PauseCalls):
             response = self._call(self._stub.EnqueueAutomations, batch)
             for i, result in zip(pending, response.results, strict=True):
                 results[i] = result
-            pending = [i for i in pending if _item_unavailable(results[i])]
+            pending = [i for i in pending if item_unavailable(results[i])]
             if not pending:
                 break
         return [r for r in results if r is not None]
@@ -247,7 +248,7 @@ class AutomationClient(PauseCalls):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _pages(self, method: Callable[..., Resp], request: Any) -> Iterator[Resp]:
+    def _pages(self, method: Callable[..., Page], request: Any) -> Iterator[Page]:
         """``method``'s responses, following ``next_page_token`` until the last page."""
         while True:
             response = self._call(method, request)
@@ -283,7 +284,3 @@ class AutomationClient(PauseCalls):
             status = rpc_status.from_call(err) if isinstance(err, grpc.Call) else None
             return InvalidRequest(details, violations_of(status) if status else [], self.target)
         return AutomationClientError(code, details, self.target)
-
-
-def _item_unavailable(result: pb.EnqueueItemResult | None) -> bool:
-    return result is not None and result.HasField("error") and result.error.code == code_pb2.UNAVAILABLE

@@ -33,9 +33,11 @@ def violations_of(status: status_pb2.Status) -> list[tuple[str, str]]:
     return out
 
 
-def type_values(types: Iterable[TypeLike], field_name: str) -> tuple[list[int], list[tuple[str, str]]]:
-    """The enum ints of ``types`` and a violation for each one that names no automation type."""
-    values: list[int] = []
+def type_values(
+    types: Iterable[TypeLike], field_name: str
+) -> tuple[list[pb.AutomationType.ValueType], list[tuple[str, str]]]:
+    """The enum values of ``types`` and a violation for each one that names no automation type."""
+    values: list[pb.AutomationType.ValueType] = []
     bad: list[tuple[str, str]] = []
     for i, item in enumerate(types):
         value = _type_value(item)
@@ -43,7 +45,7 @@ def type_values(types: Iterable[TypeLike], field_name: str) -> tuple[list[int], 
             known = ", ".join(sorted(_TYPE_BY_NAME))
             bad.append((f"{field_name}[{i}]", f"unknown automation type {item!r}; one of: {known}"))
         else:
-            values.append(value)
+            values.append(pb.AutomationType.ValueType(value))
     return values, bad
 
 
@@ -88,6 +90,11 @@ def item_result(result: pb.EnqueueItemResult) -> ItemResult:
     code = result.error.code
     name = code_pb2.Code.Name(code) if code in code_pb2.Code.values() else str(code)
     return ItemResult(error=ItemError(name, result.error.message, violations_of(result.error)))
+
+
+def item_unavailable(result: pb.EnqueueItemResult | None) -> bool:
+    """A batch item answered UNAVAILABLE (worth sending again)."""
+    return result is not None and result.HasField("error") and result.error.code == code_pb2.UNAVAILABLE
 
 
 @dataclass(frozen=True)

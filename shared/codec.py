@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from shared import constants as c
 from shared.errors import PoisonMessage
+from shared.kafka_message import KafkaHeaders, header_pairs
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import parse as parse_traceparent
@@ -31,7 +32,7 @@ class Consumed(Protocol):
     def partition(self) -> int | None: ...
     def offset(self) -> int | None: ...
     def key(self) -> str | bytes | None: ...
-    def headers(self) -> RawHeaders | None: ...
+    def headers(self) -> KafkaHeaders | None: ...
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,9 @@ _REWRITTEN = frozenset(
 def dead_letter_headers(msg: Consumed, error: ErrorNote, now: datetime) -> Headers:
     """The headers of ``msg`` parked, payload unchanged, in the dead-letter topic: its own headers, its
     origin (carried, or ``msg`` itself), its trace and the failure."""
-    envelope = read_envelope(msg.headers())
-    kept = [(k, v) for k, v in (msg.headers() or ()) if k not in _REWRITTEN and v is not None]
+    own = header_pairs(msg)
+    envelope = read_envelope(own)
+    kept = [(k, v) for k, v in own if k not in _REWRITTEN]
     headers = kept + envelope.origin_or_first(msg, now).headers()
     if envelope.traceparent is not None:
         headers.append((c.HEADER_TRACEPARENT, envelope.traceparent.encode()))

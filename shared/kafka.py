@@ -13,11 +13,13 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
 from shared.errors import ProduceError
+from shared.kafka_message import offset_of, partition_of, topic_of
 
 log = logging.getLogger(__name__)
+_OnDelivery = Callable[[KafkaError | None, Message], None]
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,11 @@ class Delivery:
     topic: str
     partition: int
     offset: int
+
+
+def delivery_of(msg: Message) -> Delivery:
+    """Where a successful delivery report says the message was stored."""
+    return Delivery(topic_of(msg), partition_of(msg), offset_of(msg))
 
 
 def producer_config(bootstrap_servers: str, *, delivery_timeout_ms: int, **extra: Any) -> dict[str, Any]:
@@ -103,11 +110,11 @@ class JobProducer:
     ) -> Future[Delivery]:
         future: Future[Delivery] = Future()
 
-        def on_delivery(err, msg) -> None:
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
             if err is not None:
                 future.set_exception(ProduceError(f"delivery failed: {err.str()}"))
             else:
-                future.set_result(Delivery(msg.topic(), msg.partition(), msg.offset()))
+                future.set_result(delivery_of(msg))
 
         rejected = self._send(topic, key, value, headers, on_delivery)
         if rejected is not None:
@@ -132,12 +139,12 @@ class JobProducer:
             if last:
                 done.set_result(results)
 
-        def callback(i: int) -> Callable[[Any, Any], None]:
-            def on_delivery(err, msg) -> None:
+        def callback(i: int) -> _OnDelivery:
+            def on_delivery(err: KafkaError | None, msg: Message) -> None:
                 if err is not None:
                     answer(i, ProduceError(f"delivery failed: {err.str()}"))
                 else:
-                    answer(i, Delivery(msg.topic(), msg.partition(), msg.offset()))
+                    answer(i, delivery_of(msg))
 
             return on_delivery
 
@@ -149,7 +156,14 @@ class JobProducer:
                 answer(i, rejected)
         return done
 
-    def _send(self, topic, key, value, headers, on_delivery) -> ProduceError | None:
+    def _send(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: Sequence[tuple[str, bytes]],
+        on_delivery: _OnDelivery,
+    ) -> ProduceError | None:
         """Hand one message to librdkafka; a ProduceError if it refused it outright."""
         producer = self._client()
         while True:

@@ -33,7 +33,7 @@ def ensure_topic_specs(
     Raises KafkaException on any other failure (e.g. a replication factor above the number of brokers).
     ``security``: librdkafka TLS/SASL settings (``Settings.kafka_security()``). ``quiet``: librdkafka logs
     nothing below critical (a CLI reports the one error it raises instead of a line per reconnect)."""
-    config = {"bootstrap.servers": bootstrap_servers, **(security or {})}
+    config: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers, **(security or {})}
     if quiet:
         config["log_level"] = _LIBRDKAFKA_CRITICAL
     admin = AdminClient(config)

@@ -6,6 +6,7 @@ import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
@@ -59,7 +60,9 @@ class MetricsServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args) -> None:  # scrapes and probes are not worth a log line
+            def log_message(
+                self, format: str, *args: Any
+            ) -> None:  # scrapes and probes are not worth a log line
                 pass
 
         server_class = _IPv6Server if ":" in self._host else ThreadingHTTPServer

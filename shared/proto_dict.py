@@ -45,14 +45,18 @@ _CONVERTERS: dict[FieldDescriptor, Callable[[Any], Any]] = {}
 
 
 def _converter(field: FieldDescriptor) -> Callable[[Any], Any] | None:
-    """How to render a value of ``field`` (cached per field descriptor)."""
+    """How to render a value of ``field`` (cached per field descriptor); None: leave the message to
+    ``MessageToDict`` (a map, or a descriptor without its message or enum type)."""
     kind = field.type
     one: Callable[[Any], Any]
     if kind == FieldDescriptor.TYPE_MESSAGE:
-        if field.message_type.GetOptions().map_entry:
+        message_type = field.message_type
+        if message_type is None or message_type.GetOptions().map_entry:
             return None
-        one = _timestamp if field.message_type.full_name == _TIMESTAMP else to_dict
+        one = _timestamp if message_type.full_name == _TIMESTAMP else to_dict
     elif kind == FieldDescriptor.TYPE_ENUM:
+        if field.enum_type is None:
+            return None
         names = {v.number: v.name for v in field.enum_type.values}
         one = lambda v: names.get(v, v)  # noqa: E731
     elif kind in _AS_STRING:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import grpc
 
@@ -60,12 +60,18 @@ def _unauthenticated(reason: str, details: str) -> Refused:
 class AuthInterceptor(grpc.ServerInterceptor):
     """Admits a call only with the credentials its mode requires (see the module docstring)."""
 
-    def __init__(self, tokens: CallerTokens | None, *, check_certificates: bool, allowed_sans: Iterable[str]):
+    def __init__(
+        self, tokens: CallerTokens | None, *, check_certificates: bool, allowed_sans: Iterable[str]
+    ) -> None:
         self._tokens = tokens
         self._check_certificates = check_certificates
         self._allowed_sans = frozenset(allowed_sans)
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         method: str = handler_call_details.method
         if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
@@ -77,7 +83,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
         def admit(context: grpc.ServicerContext) -> str | None:
             try:
-                cert_caller = self.check_certificate(context.auth_context())
+                cert_caller = self.check_certificate(_auth_properties(context))
             except Refused as refusal:
                 self._refuse(method, refusal, context)
             return token_caller or cert_caller
@@ -102,7 +108,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             )
         return found.name
 
-    def check_certificate(self, auth_context: dict[str, list[bytes]]) -> str | None:
+    def check_certificate(self, auth_context: Mapping[str, Sequence[bytes]]) -> str | None:
         """The client certificate's identity (None when certificates are not checked), or raise Refused."""
         return self._certificate_identity(auth_context) if self._check_certificates else None
 
@@ -115,7 +121,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         context.abort(refusal.code, refusal.details)
         raise refusal  # abort() has raised already
 
-    def _certificate_identity(self, auth_context: dict[str, list[bytes]]) -> str:
+    def _certificate_identity(self, auth_context: Mapping[str, Sequence[bytes]]) -> str:
         """The client certificate's matching SAN (or, without an allow-list, its SPIFFE id, first SAN
         or common name); refuses a certificate with no SAN in the allow-list."""
         sans = [
@@ -132,10 +138,16 @@ class AuthInterceptor(grpc.ServerInterceptor):
             *auth_context.get("peer_spiffe_id", ()),
             *auth_context.get("x509_subject_alternative_name", ()),
         ]
-        names += auth_context.get("x509_common_name", [])
+        names += auth_context.get("x509_common_name", ())
         if not names:  # cannot happen behind require_client_auth; refuse rather than admit anonymously
             raise _unauthenticated("missing", "no client certificate")
         return names[0].decode(errors="replace")
+
+
+def _auth_properties(context: grpc.ServicerContext) -> Mapping[str, Sequence[bytes]]:
+    """The call's TLS auth properties: each name maps to a list of values (grpc's documented type;
+    types-grpcio declares one bytes value per name)."""
+    return cast(Mapping[str, Sequence[bytes]], context.auth_context())
 
 
 def _bearer_token(metadata: Sequence[Any]) -> str:
@@ -151,7 +163,9 @@ def _bearer_token(metadata: Sequence[Any]) -> str:
     return token.strip()
 
 
-def _refusing(handler: grpc.RpcMethodHandler, refuse: Callable[[grpc.ServicerContext], NoReturn]):
+def _refusing(
+    handler: grpc.RpcMethodHandler[Any, Any], refuse: Callable[[grpc.ServicerContext], NoReturn]
+) -> grpc.RpcMethodHandler[Any, Any]:
     """A handler of ``handler``'s kind that only ``refuse``s: the request is neither parsed nor read."""
 
     def behavior(_request: Any, context: grpc.ServicerContext) -> NoReturn:
@@ -167,15 +181,17 @@ def _refusing(handler: grpc.RpcMethodHandler, refuse: Callable[[grpc.ServicerCon
     return grpc.stream_stream_rpc_method_handler(behavior, **serializer)
 
 
-def _guarded(handler: grpc.RpcMethodHandler, admit: Callable[[grpc.ServicerContext], str | None]):
+def _guarded(
+    handler: grpc.RpcMethodHandler[Any, Any], admit: Callable[[grpc.ServicerContext], str | None]
+) -> grpc.RpcMethodHandler[Any, Any]:
     """``handler`` with ``admit`` run first (it aborts the call or names the caller), of the same kind."""
     serde = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
     }
 
-    def unary_response(inner):
-        def call(request, context):
+    def unary_response(inner: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
             token = _caller.set(admit(context))
             try:
                 with log_context(caller=_caller.get()):
@@ -185,8 +201,8 @@ def _guarded(handler: grpc.RpcMethodHandler, admit: Callable[[grpc.ServicerConte
 
         return call
 
-    def stream_response(inner):
-        def call(request, context) -> Iterator[Any]:
+    def stream_response(inner: Callable[[Any, grpc.ServicerContext], Iterator[Any]]) -> Callable[..., Any]:
+        def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             token = _caller.set(admit(context))
             try:
                 with log_context(caller=_caller.get()):
@@ -202,6 +218,8 @@ def _guarded(handler: grpc.RpcMethodHandler, admit: Callable[[grpc.ServicerConte
         return grpc.unary_stream_rpc_method_handler(stream_response(handler.unary_stream), **serde)
     if handler.stream_unary is not None:
         return grpc.stream_unary_rpc_method_handler(unary_response(handler.stream_unary), **serde)
+    if handler.stream_stream is None:
+        raise ValueError("an RPC method handler without a behaviour")
     return grpc.stream_stream_rpc_method_handler(stream_response(handler.stream_stream), **serde)
 
 

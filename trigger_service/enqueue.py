@@ -46,6 +46,10 @@ _Outcomes = dict[str, Delivery | None]
 T = TypeVar("T")
 
 
+# One slot per request, filled as its outcome is known.
+_Results = list[pb.EnqueueItemResult | None]
+
+
 def response_for(
     job_id: str, key: str, delivery: Delivery | None, *, duplicate: bool
 ) -> pb.EnqueueAutomationResponse:
@@ -112,7 +116,7 @@ class Enqueuer:
         per request, as the requests may come from several calls: coalescer.py)."""
         received_ns = time.time_ns()
         deadline = time.perf_counter() + budget_s
-        results: list[pb.EnqueueItemResult | None] = [None] * len(requests)
+        results: _Results = [None] * len(requests)
         jobs = self._admit(requests, results, received_ns)
         by_key: dict[str, list[int]] = {}
         for i, job in jobs.items():
@@ -139,7 +143,9 @@ class Enqueuer:
                 self._fill(results, by_key[key], firsts[key], firsts[key].job_id, delivery, duplicate=False)
         return results
 
-    def _admit(self, requests, results, received_ns: int) -> dict[int, pb.AutomationJob]:
+    def _admit(
+        self, requests: Sequence[pb.EnqueueAutomationRequest], results: _Results, received_ns: int
+    ) -> dict[int, pb.AutomationJob]:
         """Validate and schedule every item; the valid ones' jobs by request index."""
         jobs: dict[int, pb.AutomationJob] = {}
         now = datetime.fromtimestamp(received_ns / 1e9, UTC)
@@ -230,7 +236,15 @@ class Enqueuer:
             log.warning("could not note booking versions; older pending jobs will not be superseded")
 
     @staticmethod
-    def _fill(results, indices, job: pb.AutomationJob, job_id: str, delivery, *, duplicate: bool) -> None:
+    def _fill(
+        results: _Results,
+        indices: Sequence[int],
+        job: pb.AutomationJob,
+        job_id: str,
+        delivery: Delivery | None,
+        *,
+        duplicate: bool,
+    ) -> None:
         automation_type = type_name(job.request.automation_type)
         for n, i in enumerate(indices):
             dup = duplicate or n > 0
@@ -241,7 +255,7 @@ class Enqueuer:
             metrics.ENQUEUED_JOBS.labels(automation_type, "duplicate" if dup else "accepted").inc()
 
     @staticmethod
-    def _fill_error(results, indices, message: str) -> None:
+    def _fill_error(results: _Results, indices: Sequence[int], message: str) -> None:
         for i in indices:
             results[i] = item_error(code_pb2.UNAVAILABLE, message)
 

@@ -31,13 +31,13 @@ class Record:
 
     def dumps(self) -> str:
         d = self.delivery
-        payload = {"state": self.state, "job_id": self.job_id}
+        payload: dict[str, str | int] = {"state": self.state, "job_id": self.job_id}
         if d is not None:
             payload.update(topic=d.topic, partition=d.partition, offset=d.offset)
         return json.dumps(payload, separators=(",", ":"))
 
     @classmethod
-    def loads(cls, raw: bytes) -> Record:
+    def loads(cls, raw: bytes | str) -> Record:
         p = json.loads(raw)
         delivery = Delivery(p["topic"], p["partition"], p["offset"]) if "topic" in p else None
         return cls(p["state"], p["job_id"], delivery)

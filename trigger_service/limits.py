@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -161,7 +161,11 @@ class LimitsInterceptor(grpc.ServerInterceptor):
             return f"caller:{name}"
         return peer_host(context.peer())
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
@@ -179,7 +183,8 @@ class LimitsInterceptor(grpc.ServerInterceptor):
             if isinstance(request, _Undecodable):
                 violation = Violation("", f"the request is not a valid {request.message_name} message")
                 context.abort_with_status(bad_request_status([violation]))
-            return inner(request, CappedContext(context, self._cap_s))
+            # CappedContext is a ServicerContext by delegation (it cannot subclass the ABC)
+            return inner(request, cast(grpc.ServicerContext, CappedContext(context, self._cap_s)))
 
         return grpc.unary_unary_rpc_method_handler(
             limited,

@@ -79,7 +79,9 @@ class PauseStore:
             return lifted, read_pauses(session)
 
 
-def _audit(action: str, kind: str, value: str, changed: bool, reason: str, actor: str, at: datetime):
+def _audit(
+    action: str, kind: str, value: str, changed: bool, reason: str, actor: str, at: datetime
+) -> PauseAudit:
     return PauseAudit(
         action=action, scope=kind, value=value, changed=changed, reason=reason, actor=actor, at=at
     )
@@ -95,7 +97,9 @@ def to_pause(record: PauseRecord) -> pb.Pause:
 class PausesMixin:
     _pauses: PauseStore
 
-    def PauseAutomations(self, request: pb.PauseAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
+    def PauseAutomations(  # noqa: N802
+        self, request: pb.PauseAutomationsRequest, context: grpc.ServicerContext
+    ) -> pb.PauseAutomationsResponse:
         command = parse_or_abort(context, parse_pause_request, request)
         actor = current_caller() or ""
         added, pauses = guard_eventlog(context, lambda: self._pauses.pause(command, actor, datetime.now(UTC)))
@@ -107,7 +111,9 @@ class PausesMixin:
             paused=[to_pause(r) for r in added], pauses=[to_pause(r) for r in pauses]
         )
 
-    def ResumeAutomations(self, request: pb.ResumeAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
+    def ResumeAutomations(  # noqa: N802
+        self, request: pb.ResumeAutomationsRequest, context: grpc.ServicerContext
+    ) -> pb.ResumeAutomationsResponse:
         command = parse_or_abort(context, parse_pause_request, request)
         actor = current_caller() or ""
         lifted, pauses = guard_eventlog(
@@ -121,6 +127,8 @@ class PausesMixin:
             resumed=[to_pause(r) for r in lifted], pauses=[to_pause(r) for r in pauses]
         )
 
-    def ListPauses(self, request: pb.ListPausesRequest, context: grpc.ServicerContext):  # noqa: N802
+    def ListPauses(  # noqa: N802
+        self, request: pb.ListPausesRequest, context: grpc.ServicerContext
+    ) -> pb.ListPausesResponse:
         pauses = guard_eventlog(context, self._pauses.current)
         return pb.ListPausesResponse(pauses=[to_pause(r) for r in pauses])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf import struct_pb2
 from sqlalchemy import Select, and_, exists, select
@@ -124,11 +125,11 @@ def to_run(row: EventLog) -> pb.AutomationRun:
     return run
 
 
-def _struct(value: dict) -> struct_pb2.Struct:
+def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
     out = struct_pb2.Struct()
     out.update(value)
     return out
 
 
-def _aware(value):
+def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite drops the zone

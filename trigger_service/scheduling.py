@@ -30,10 +30,10 @@ class Scheduler:
         """``(due time or None for right away, violations)`` of a valid request."""
         max_late = timedelta(seconds=self._settings.max_lateness_s)
         if request.HasField("due_at"):
-            due = request.due_at.ToDatetime(tzinfo=UTC)
-            if due < now - max_late:
-                return None, [Violation("due_at", self._too_late(due))]
-            return (due if due > now else None), []
+            asked = request.due_at.ToDatetime(tzinfo=UTC)
+            if asked < now - max_late:
+                return None, [Violation("due_at", self._too_late(asked))]
+            return (asked if asked > now else None), []
         kind, booking = type_name(request.automation_type), request.booking
         tz = ZoneInfo(booking.timezone)
         start, end = booking.start_at.ToDatetime(tzinfo=UTC), booking.end_at.ToDatetime(tzinfo=UTC)

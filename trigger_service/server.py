@@ -4,13 +4,15 @@ authentication (auth.py) and TLS (tls.py)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
+import redis
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from shared.automation_settings import load_automation_settings
 from shared.booking_state import BookingStates
@@ -147,7 +149,13 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     return TriggerServer(server, port, health_servicer, producer, servicer, dependencies)
 
 
-def _dependency_monitor(settings, redis_client, producer, engine, health_servicer) -> DependencyMonitor:
+def _dependency_monitor(
+    settings: Settings,
+    redis_client: redis.Redis,
+    producer: JobProducer,
+    engine: Engine,
+    health_servicer: health.HealthServicer,
+) -> DependencyMonitor:
     """Background checks of what the trigger needs: Redis (claims, cancellations), Kafka (enqueue),
     the database (runs, dead letters, replays)."""
 
@@ -155,7 +163,7 @@ def _dependency_monitor(settings, redis_client, producer, engine, health_service
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
-    checks = {
+    checks: dict[str, Callable[[], object]] = {
         "redis": redis_client.ping,
         "kafka": lambda: producer.check_topic(settings.jobs_topic, DEPENDENCY_CHECK_TIMEOUT_S),
         "database": database,

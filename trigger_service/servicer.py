@@ -56,7 +56,9 @@ class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationService
         self._canceller = canceller
         self._pauses = pauses
 
-    def EnqueueAutomations(self, request: pb.EnqueueAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
+    def EnqueueAutomations(  # noqa: N802
+        self, request: pb.EnqueueAutomationsRequest, context: grpc.ServicerContext
+    ) -> pb.EnqueueAutomationsResponse:
         if len(request.requests) > MAX_BATCH_ITEMS:
             violation = Violation("requests", f"at most {MAX_BATCH_ITEMS} items per call")
             context.abort_with_status(bad_request_status([violation]))
@@ -69,7 +71,9 @@ class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationService
         metrics.ENQUEUE_BATCH_SIZE.observe(len(request.requests))
         return pb.EnqueueAutomationsResponse(results=results)
 
-    def EnqueueAutomation(self, request: pb.EnqueueAutomationRequest, context: grpc.ServicerContext):  # noqa: N802
+    def EnqueueAutomation(  # noqa: N802
+        self, request: pb.EnqueueAutomationRequest, context: grpc.ServicerContext
+    ) -> pb.EnqueueAutomationResponse:
         started = time.perf_counter()
         budget_s = self._budget_s(context)
         try:
@@ -95,7 +99,9 @@ class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationService
             )
         return response
 
-    def CancelAutomations(self, request: pb.CancelAutomationsRequest, context: grpc.ServicerContext):  # noqa: N802
+    def CancelAutomations(  # noqa: N802
+        self, request: pb.CancelAutomationsRequest, context: grpc.ServicerContext
+    ) -> pb.CancelAutomationsResponse:
         violations = validate_cancel(request)
         if violations:
             context.abort_with_status(bad_request_status(violations))

@@ -87,5 +87,8 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     except OSError as exc:
         raise TlsConfigError(f"TLS file {exc.filename}: {exc.strerror}") from exc
     return grpc.dynamic_ssl_server_credentials(
-        files.load(), files.fetch, require_client_authentication=require_client_cert
+        files.load(),
+        # grpc's contract: the fetcher returns None for "no change"; types-grpcio's stub omits None
+        files.fetch,  # type: ignore[arg-type]
+        require_client_authentication=require_client_cert,
     )

@@ -19,6 +19,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import grpc
+from google.protobuf.descriptor import EnumDescriptor
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -85,8 +87,8 @@ def validate_enqueue_request(
             )
         )
         return out
-    type_ok = _check_enum(out, "automation_type", req.automation_type, pb.AutomationType)
-    recipient_ok = _check_enum(out, "recipient", req.recipient, pb.Recipient)
+    type_ok = _check_enum(out, "automation_type", req.automation_type, pb.AutomationType.DESCRIPTOR)
+    recipient_ok = _check_enum(out, "recipient", req.recipient, pb.Recipient.DESCRIPTOR)
     pair_served = type_ok and recipient_ok and req.recipient in SERVED_RECIPIENTS[req.automation_type]
     if type_ok and recipient_ok and not pair_served:
         served = ", ".join(sorted(RECIPIENT_NAMES[r] for r in SERVED_RECIPIENTS[req.automation_type]))
@@ -113,7 +115,7 @@ def validate_cancel_request(req: pb.CancelAutomationsRequest) -> list[Violation]
     out: list[Violation] = []
     _check_format(out, "booking_id", req.booking_id, _ID, required=True)
     for i, automation_type in enumerate(req.automation_types):
-        _check_enum(out, f"automation_types[{i}]", automation_type, pb.AutomationType)
+        _check_enum(out, f"automation_types[{i}]", automation_type, pb.AutomationType.DESCRIPTOR)
     return out
 
 
@@ -151,7 +153,7 @@ def _check_booking(out: list[Violation], b: pb.Booking, automation_type: int, re
     _check_format(out, "booking.id", b.id, _ID, required=True)
     if b.version < 0:
         out.append(Violation("booking.version", "must be >= 0"))
-    _check_enum(out, "booking.status", b.status, pb.BookingStatus)
+    _check_enum(out, "booking.status", b.status, pb.BookingStatus.DESCRIPTOR)
     _check_client(out, b)
     _check_sitter(out, b, automation_type, recipient)
     _check_text(out, "booking.service_name", b.service_name, max_len=MAX_NAME_LEN, required=True)
@@ -199,7 +201,7 @@ def _check_schedule(out: list[Violation], b: pb.Booking) -> None:
         out.append(Violation("booking.timezone", "must be an IANA time zone name such as America/New_York"))
 
 
-def _check_timestamp(out: list[Violation], field: str, b, name: str) -> bool:
+def _check_timestamp(out: list[Violation], field: str, b: Message, name: str) -> bool:
     """``b.<name>`` (a Timestamp field of message ``b``) is set and within a sane range."""
     if not b.HasField(name):
         out.append(Violation(field, "is required"))
@@ -234,13 +236,13 @@ def _check_price(out: list[Violation], b: pb.Booking, automation_type: int) -> N
         out.append(Violation("booking.total_price.amount_minor", "must be >= 0"))
 
 
-def _check_enum(out: list[Violation], field: str, value: int, enum_type) -> bool:
-    if value != 0 and value in enum_type.DESCRIPTOR.values_by_number:
+def _check_enum(out: list[Violation], field: str, value: int, enum: EnumDescriptor) -> bool:
+    if value != 0 and value in enum.values_by_number:
         return True
-    allowed = ", ".join(name for name, number in enum_type.items() if number != 0)
+    allowed = ", ".join(v.name for v in enum.values if v.number != 0)
     if value == 0:
         out.append(Violation(field, f"is required; expected one of {allowed}"))
-    elif value not in enum_type.values():
+    elif value not in enum.values_by_number:
         out.append(Violation(field, f"unknown value {value}; expected one of {allowed}"))
     else:
         return True

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.event_row import COLUMNS, EventRow
 from shared.db.event_status import EventStatus
-from shared.db.models import EventLog
+from shared.db.models import EVENT_LOG_TABLE, EventLog
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,12 @@ class EventLogWriter:
     def _insert(self, rows: list[EventRow]) -> None:
         with self._sessions.begin() as session:
             connection = session.connection()
-            if connection.dialect.name == "postgresql":
-                _copy(connection.connection.driver_connection, rows)
+            driver_connection = connection.connection.driver_connection
+            if isinstance(driver_connection, psycopg.Connection):  # PostgreSQL through psycopg 3
+                _copy(driver_connection, rows)
             else:
                 # Core executemany (multi-row INSERT ... VALUES), not the ORM unit of work.
-                connection.execute(insert(EventLog.__table__), [row.values() for row in rows])
+                connection.execute(insert(EVENT_LOG_TABLE), [row.values() for row in rows])
 
 
 def _demoted(row: EventRow, already: set[str]) -> EventRow:
@@ -95,7 +96,7 @@ def _demoted(row: EventRow, already: set[str]) -> EventRow:
     return row
 
 
-_JSON_COLUMNS = frozenset(c.name for c in EventLog.__table__.columns if isinstance(c.type, JSON))
+_JSON_COLUMNS = frozenset(c.name for c in EVENT_LOG_TABLE.columns if isinstance(c.type, JSON))
 _ENCODE = tuple(name in _JSON_COLUMNS for name in COLUMNS)
 _COPY = f"COPY {EventLog.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
 

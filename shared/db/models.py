@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -87,3 +87,8 @@ class PauseAudit(Base):
     reason: Mapped[str] = mapped_column(String(500))
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+# The EventLog's Core table, typed as a Table (``EventLog.__table__`` is typed as any FromClause): for
+# bulk inserts and set-based statements.
+EVENT_LOG_TABLE: Table = Base.metadata.tables[EventLog.__tablename__]

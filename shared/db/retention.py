@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from shared.db.engine import make_engine
 from shared.db.event_status import EventStatus
-from shared.db.models import EventLog
+from shared.db.models import EVENT_LOG_TABLE, EventLog
 
 # Statuses after which a job never runs again on its own: its rows may be pruned by age. A dead letter
 # is terminal here too: retention is what bounds how long it stays replayable (README, "Retention").
@@ -48,7 +48,7 @@ def prune_cutoff(older_than: timedelta, now: datetime | None = None) -> datetime
 def prunable(cutoff: datetime) -> ColumnElement[bool]:
     """Rows finished before ``cutoff`` whose job reached a final state: a row of a pending status only
     once a terminal row exists for its idempotency key."""
-    table = EventLog.__table__
+    table = EVENT_LOG_TABLE
     later = aliased(EventLog)
     finished = exists().where(
         and_(later.idempotency_key == table.c.idempotency_key, later.status.in_(sorted(TERMINAL)))
@@ -59,7 +59,7 @@ def prunable(cutoff: datetime) -> ColumnElement[bool]:
 def prune_statement(cutoff: datetime, batch_size: int) -> Delete:
     """``DELETE FROM event_log WHERE id IN (SELECT id FROM event_log WHERE <prunable> ORDER BY
     finished_at LIMIT :n)``: one batch, valid on SQLite and PostgreSQL."""
-    table = EventLog.__table__
+    table = EVENT_LOG_TABLE
     batch = select(table.c.id).where(prunable(cutoff)).order_by(table.c.finished_at).limit(batch_size)
     return delete(table).where(table.c.id.in_(batch))
 
@@ -70,7 +70,7 @@ def prune_preview(
     """What a prune would do, deleting nothing: (rows it would delete per status, old rows it keeps
     because their job has not reached a final state)."""
     cutoff = prune_cutoff(older_than, now)
-    table = EventLog.__table__
+    table = EVENT_LOG_TABLE
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
         with engine.connect() as conn:

@@ -9,8 +9,8 @@ from shared.proto.automation.v1 import automation_pb2 as pb
 
 def sample_request(
     booking_id: str,
-    automation_type: int = pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT,
-    recipient: int = pb.RECIPIENT_CLIENT,
+    automation_type: pb.AutomationType.ValueType = pb.AUTOMATION_TYPE_OWNER_NEW_BOOKING_ALERT,
+    recipient: pb.Recipient.ValueType = pb.RECIPIENT_CLIENT,
     *,
     version: int = 1,
     timezone: str = "America/Los_Angeles",
