@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from automationctl import admin, cancel, demo, dlq, enqueue, runs
+from automationctl import admin, cancel, demo, dlq, enqueue, pauses, runs
 from automationctl.connection import add_connection_options, credentials_from
 from automationctl.context import Context
 from automationctl.output import (
@@ -33,7 +33,7 @@ from shared.client import AccessDenied, AutomationClientError, InvalidRequest, U
 if TYPE_CHECKING:
     from shared.config import Settings
 
-COMMANDS = (enqueue, runs, dlq, cancel, demo, admin)
+COMMANDS = (enqueue, runs, dlq, cancel, pauses, demo, admin)
 
 
 def default_target(environ: dict[str, str] | os._Environ[str] = os.environ) -> str:

@@ -16,7 +16,8 @@ from executor_service.checks import PreSendChecks
 from executor_service.consumer_loop import ConsumeLoop
 from executor_service.dedup import DedupTable
 from executor_service.lag import record_consumer_lag
-from executor_service.onward import OnwardPublisher
+from executor_service.onward import OnwardPublisher, pick_tier
+from executor_service.pauses import PauseGate, PauseWatch
 from executor_service.rate_limit import RateLimiter, Throttle
 from executor_service.runner import JobRunner
 from shared.automation_settings import AutomationSettings, load_automation_settings
@@ -53,8 +54,9 @@ def build_loop(
         lease_s=settings.dedup_lease_s,
         ttl_s=settings.dedup_ttl_s,
     )
+    sessions = make_session_factory(make_engine(settings.sqlalchemy_url))
     eventlog = EventLogWriter(
-        make_session_factory(make_engine(settings.sqlalchemy_url)),
+        sessions,
         observe_s=metrics.EVENTLOG_WRITE_DURATION.observe,
         on_error=metrics.EVENTLOG_WRITE_ERRORS.inc,
     )
@@ -82,6 +84,14 @@ def build_loop(
         concurrency=settings.executor_concurrency,
         max_unrecorded_sends=settings.max_unrecorded_sends,
         throttle=Throttle(_rate_limiter(redis_client, automations, settings), runner.channel_of),
+        pauses=PauseGate(
+            PauseWatch(sessions, settings.pause_refresh_s),
+            automations,
+            onward,
+            default_channel=settings.default_channel,
+            recheck_s=pick_tier(settings.pause_recheck_s, settings.delay_tiers_s),
+            redact_contacts=settings.eventlog_redact_contacts,
+        ),
     )
     consumer = make_consumer(
         consumer_config(

@@ -31,7 +31,7 @@ from executor_service.dedup import DedupTable, Entry
 from executor_service.failures import Failure, classify
 from executor_service.lanes import Lanes
 from executor_service.lease_keeper import LeaseKeeper
-from executor_service.onward import OnwardPublisher, due_in_s
+from executor_service.onward import OnwardPublisher, split_due
 from executor_service.outcome import (
     BatchOutcome,
     Pending,
@@ -39,6 +39,7 @@ from executor_service.outcome import (
     job_log_context,
     observe_end_to_end,
 )
+from executor_service.pauses import PauseGate
 from executor_service.rate_limit import Slot, Throttle
 from executor_service.runner import JobRun, JobRunner, event_row
 from executor_service.sent_marks import SentRecorder
@@ -79,8 +80,10 @@ class BatchProcessor:
         concurrency: int,
         max_unrecorded_sends: int = 0,
         throttle: Throttle | None = None,
+        pauses: PauseGate | None = None,
     ) -> None:
         self._runner = runner
+        self._pauses = pauses
         self._dedup = dedup
         self._eventlog = eventlog
         self._onward = onward
@@ -106,13 +109,8 @@ class BatchProcessor:
         metrics.BATCH_SIZE.observe(len(messages))
         now_ms = time.time_ns() // 1_000_000
         groups, poison = self._decode(messages)
-        deferred = [item for items in groups.values() for item in items if due_in_s(item[0], now_ms) > 0]
-        if deferred:
-            groups = {
-                k: due
-                for k, items in groups.items()
-                if (due := [i for i in items if due_in_s(i[0], now_ms) <= 0])
-            }
+        groups, deferred = split_due(groups, now_ms)
+        groups, held = self._pauses.split(groups) if self._pauses is not None else (groups, [])
         jobs = [job for items in groups.values() for job, _ in items]
         keys = [job.idempotency_key for job in jobs]
         holders = self._dedup.claim(keys)
@@ -132,7 +130,7 @@ class BatchProcessor:
             lane_future.result()
         runs = [run for group in done for run in group]
         self._sent.wait_written()  # the deliveries are recorded (or Redis failed: the rows record them)
-        return BatchOutcome(runs=runs, poison=poison, blocked=blocked, deferred=deferred)
+        return BatchOutcome(runs=runs, poison=poison, blocked=blocked, deferred=deferred, held=held)
 
     def persist(self, outcome: BatchOutcome) -> list[Message]:
         """Make the outcome durable: onward publishes acked, rows committed, keys marked.
@@ -150,6 +148,7 @@ class BatchProcessor:
                 Pending(r.msg, self._onward.later(r.job, r.msg, r.throttled_s or 0.0), None)
                 for r in throttled
             ]
+            outcome.pending += [self._pauses.hold(h) for h in outcome.held if self._pauses is not None]
             for run in (r for r in outcome.runs if r.throttled_s is None):
                 with job_log_context(run.job, run.msg):
                     status, publish = self._disposition(run)
@@ -298,3 +297,5 @@ class BatchProcessor:
         self._pool.shutdown(wait=True)
         self._sent.close()
         self._keeper.close()
+        if self._pauses is not None:
+            self._pauses.close()

@@ -4,7 +4,8 @@
 - a newer booking version was enqueued for the same type and recipient → ``superseded``;
 - a payment reminder for a booking now paid → ``skipped_not_applicable``;
 - the type or the recipient is disabled in the automation settings → ``skipped_disabled``;
-- a scheduled job (first attempt) that came due more than ``max_lateness_s`` ago → ``skipped_late``.
+- a scheduled job (first attempt) that came due more than ``max_lateness_s`` ago → ``skipped_late``
+  (with ``pause_lateness = "send"``, lateness of a job a pause held is counted up to its first hold).
 
 The booking state comes from Redis (shared/booking_state.py), one pipelined read per batch.
 """
@@ -51,10 +52,16 @@ class PreSendChecks:
                 f"{kind} to {recipient} is disabled in {self._settings.source}",
             )
         if job.attempt == 1 and job.HasField("due_at"):
-            late_s = (now_ms - job.due_at.ToMilliseconds()) / 1000
+            late_s = (self._lateness_clock_ms(job, now_ms) - job.due_at.ToMilliseconds()) / 1000
             if late_s > self._settings.max_lateness_s:
                 return (
                     EventStatus.SKIPPED_LATE,
                     f"came due {late_s:.0f} s ago (max {self._settings.max_lateness_s} s)",
                 )
         return None
+
+    def _lateness_clock_ms(self, job: pb.AutomationJob, now_ms: int) -> int:
+        """Now, or, for a job a pause held and ``pause_lateness = "send"``, when the pause first held it."""
+        if job.HasField("paused_at") and self._settings.pause_lateness == "send":
+            return min(now_ms, job.paused_at.ToMilliseconds())
+        return now_ms

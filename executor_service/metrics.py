@@ -93,3 +93,18 @@ for _channel in RATE_LIMITED_CHANNELS:  # exported from the start (0 until a lim
     THROTTLED_SECONDS.labels(_channel)
     for _action in ("waited", "deferred"):
         THROTTLED_JOBS.labels(_channel, _action)
+PAUSED = Gauge(
+    "automation_paused",
+    "1 while a pause (PauseAutomations) of this scope is in force, as this executor last read it",
+    ["scope", "value"],  # scope: type | channel | all; value: the type or channel name ("" for all)
+)
+PAUSE_STARTED = Gauge(
+    "automation_pause_started_timestamp_seconds",
+    "When the pause of this scope in force started (Unix time); absent when not paused",
+    ["scope", "value"],
+)
+PAUSE_DEFERRALS = Counter(
+    "automation_pause_deferrals_total",
+    "Due jobs held back by a pause and written to the re-check delay tier (each re-check counts)",
+    ["automation_type", "scope"],
+)

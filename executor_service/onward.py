@@ -103,6 +103,17 @@ def due_in_s(job: pb.AutomationJob, now_ms: int) -> float:
     return (job.due_at.ToMilliseconds() - now_ms) / 1000
 
 
+def split_due(
+    groups: dict[bytes, list[tuple[pb.AutomationJob, Message]]], now_ms: int
+) -> tuple[dict[bytes, list[tuple[pb.AutomationJob, Message]]], list[tuple[pb.AutomationJob, Message]]]:
+    """A batch's jobs by booking: those due now (still by booking, in order), and those due later."""
+    later = [item for items in groups.values() for item in items if due_in_s(item[0], now_ms) > 0]
+    if not later:
+        return groups, []
+    due = {k: d for k, items in groups.items() if (d := [i for i in items if due_in_s(i[0], now_ms) <= 0])}
+    return due, later
+
+
 class OnwardPublisher:
     """Decides where failed and not-yet-due jobs go, and writes them there."""
 
@@ -163,6 +174,20 @@ class OnwardPublisher:
         hops toward it (a job held back by a rate limit, rate_limit.py); returns the broker's answer."""
         now_ms = _now_ms()
         return self._to_tier(job, msg, next_delay_hop(wait_s, now_ms, self._delay_tiers_s), None)
+
+    def held(self, job: pb.AutomationJob, msg: Message, tier_s: int) -> tuple[str, Future[Delivery]]:
+        """Write ``job``, held back by a pause (pauses.py), to the delay tier ``tier_s``, taken again after
+        the full tier; the envelope it came with (origin, last error) goes along."""
+        hop = Hop(Route.DELAY, tier_s, _now_ms() + tier_s * 1000)
+        envelope = read_envelope(msg.headers())
+        key, value, headers = encode_job(
+            job,
+            traceparent=envelope.traceparent,
+            due_at_ms=hop.due_at_ms,
+            origin=envelope.origin,
+            error=envelope.error,
+        )
+        return self._topic(hop), self._producer.produce(self._topic(hop), key, value, headers)
 
     def dead_letter(self, msg: Message, failure: Failure, attempts: int) -> Future[Delivery]:
         """Park ``msg``'s payload, unchanged, in the dead-letter topic with the failure in its headers."""

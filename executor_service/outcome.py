@@ -7,6 +7,7 @@ import logging
 from concurrent.futures import Future, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Message
 
@@ -18,6 +19,9 @@ from shared.db.event_row import EventRow
 from shared.kafka_message import header_pairs
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import log_context, trace_id
+
+if TYPE_CHECKING:
+    from executor_service.pauses import Held
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class BatchOutcome:
     poison: list[tuple[Message, Failure]]
     blocked: list[Message]
     deferred: list[_Item] = field(default_factory=list)  # due later: on to a delay topic
+    held: list[Held] = field(default_factory=list)  # due, held back by a pause (pauses.py)
     pending: list[Pending] | None = None  # onward publishes, once started
     rows: list[EventRow] = field(default_factory=list)
     unfinished: list[Message] = field(default_factory=list)

@@ -111,6 +111,8 @@ class AutomationSettings:
     max_lateness_s: int  # a job due more than this in the past is rejected at enqueue / skipped at run
     types: Mapping[str, TypeSettings]  # all six types, by type name
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)  # channel -> limit; absent: none
+    # A job a pause held past max_lateness_s: "send" (the paused time is not lateness) or "skip" (late).
+    pause_lateness: str = "send"
 
     def for_type(self, type_name: str) -> TypeSettings:
         try:

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
 
     # Scheduled sends: delay topics <jobs topic>.delay.<N>s (ascending tiers, seconds)
     delay_tiers_s: list[int] = Field(default=list(constants.DELAY_TIERS_S), min_length=1)
+    # Pauses (PauseAutomations): each executor reads the pauses in force from the database this often
+    # (no query per job); a due job a pause holds waits in the delay tier pause_recheck_s (one of
+    # delay_tiers_s; else the longest tier below it) and is looked at again after it, so a resumed job
+    # runs within about the sum of both.
+    pause_refresh_s: float = Field(default=2.0, gt=0)
+    pause_recheck_s: int = Field(default=4, gt=0)
     # The automation settings file (types, recipients, channels, templates, timing, senders);
     # default: the documented file shipped as shared/automations.toml.
     automations_file: Path | None = None

@@ -40,7 +40,9 @@ from shared.vocabulary import RATE_LIMITED_CHANNELS, is_phone
 
 Table = tuple[str, ...]
 _REQUIRED: Any = object()
-_TOP_KEYS = frozenset({"business_name", "max_lateness_s", "senders", "quiet_hours", "rate_limits"})
+_TOP_KEYS = frozenset(
+    {"business_name", "max_lateness_s", "pause_lateness", "senders", "quiet_hours", "rate_limits"}
+)
 _SENDER_KEYS = frozenset({"sms_from", "email_from", "owner_phone", "owner_email"})
 _QUIET_KEYS = frozenset({"start", "end"})
 _RECIPIENT_KEYS = frozenset({"enabled", "channel", "quiet_hours", "subject", "body"})
@@ -153,6 +155,9 @@ class SettingsReader:
         business_name = self._value((), data, "business_name", str, _REQUIRED)
         if not business_name.strip():
             self.fail((), "business_name", "must not be empty")
+        pause_lateness = self._value((), data, "pause_lateness", str, "send")
+        if pause_lateness not in ("send", "skip"):
+            self.fail((), "pause_lateness", f'expected "send" or "skip", got {pause_lateness!r}')
         return AutomationSettings(
             source=str(self.path),
             business_name=business_name,
@@ -161,6 +166,7 @@ class SettingsReader:
             max_lateness_s=self._duration((), data, "max_lateness_s", DEFAULT_MAX_LATENESS_S),
             types=MappingProxyType({name: self._type(name, data) for name in sorted(SERVED)}),
             rate_limits=self._rate_limits(self._value((), data, "rate_limits", dict, {})),
+            pause_lateness=pause_lateness,
         )
 
     def _rate_limits(self, data: dict[str, Any]) -> MappingProxyType[str, RateLimit]:

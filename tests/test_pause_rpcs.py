@@ -164,3 +164,46 @@ def test_client_refuses_an_unknown_type_before_calling() -> None:
     with AutomationClient("127.0.0.1:1", retries=0) as client, pytest.raises(InvalidRequest) as error:
         client.pause(reason="x", automation_types=["fooBar"])
     assert error.value.violations[0][0] == "scope.automation_types[0]"
+
+
+def test_automationctl_pause_paused_resume(token_settings, tmp_path, capsys) -> None:
+    from automationctl.main import main
+
+    token_file = tmp_path / "oncall.token"
+    token_file.write_text(OPERATOR)
+    reader_file = tmp_path / "reader.token"
+    reader_file.write_text(READER)
+    with running_trigger(token_settings) as (_, trigger):
+        base = ["--target", f"127.0.0.1:{trigger.port}", "--token-file"]
+        assert (
+            main(
+                [
+                    *base,
+                    str(token_file),
+                    "pause",
+                    "--channel",
+                    "sms",
+                    "--type",
+                    "paymentReminder",
+                    "--reason",
+                    "provider down, call +14155550123",
+                ]
+            )
+            == 0
+        )
+        out = capsys.readouterr().out
+        assert "paused channel sms, type paymentReminder" in out and "2 pause(s) in force" in out, out
+        assert "+14155550123" not in out, "tables never show phone numbers"
+        assert main([*base, str(reader_file), "paused"]) == 0
+        out = capsys.readouterr().out
+        assert "oncall" in out and "paymentReminder" in out, out
+        assert main([*base, str(reader_file), "resume", "--all", "--reason", "x"]) == 5  # no pause scope
+        assert main([*base, str(token_file), "resume", "--reason", "nothing named"]) == 2  # INVALID_ARGUMENT
+        capsys.readouterr()
+        assert main([*base, str(token_file), "--json", "resume", "--all", "--reason", "provider back"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert (
+            sorted(p["value"] for p in doc["resumed"]) == ["paymentReminder", "sms"] and doc["pauses"] == []
+        )
+        assert main([*base, str(token_file), "paused"]) == 0
+        assert "nothing is paused" in capsys.readouterr().out

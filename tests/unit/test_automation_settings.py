@@ -65,6 +65,7 @@ def test_shipped_top_level_values_and_timings() -> None:
     assert settings.senders.sms_from.startswith("+") and settings.senders.owner_phone.startswith("+")
     assert settings.quiet_hours == QuietHours(time(21, 0), time(8, 0))
     assert settings.max_lateness_s == 3600
+    assert settings.pause_lateness == "send"
     assert settings.for_type("nightBeforeReminder").send_at_local == time(18, 0)
     assert settings.for_type("paymentReminder").before_start_s == 48 * 3600
     assert settings.for_type("postVisitThankYou").after_end_s == 2 * 3600
@@ -221,6 +222,8 @@ TYPE_CLIENT = "[bookingConfirmation.client]\n"
         ("[paymentReminder]\nbefore_start_s = 1.5\n", "before_start_s: expected an integer", 3),
         ("max_lateness_s = -1\n", "max_lateness_s: must not be negative", 2),
         ("max_lateness_s = true\n", "max_lateness_s: expected an integer", 2),
+        ('pause_lateness = "drop"\n', 'pause_lateness: expected "send" or "skip"', 2),
+        ("pause_lateness = 1\n", "pause_lateness: expected a string", 2),
         (TYPE_CLIENT + 'subject = "Hi"\n', "bookingConfirmation.client.body: missing template", 2),
         (TYPE_CLIENT + 'body = "Hi"\n', "bookingConfirmation.client.subject: missing template", 2),
         (TYPE_CLIENT + 'subject = "Hi"\nbody = "  "\n', "body: empty template", 4),

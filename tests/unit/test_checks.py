@@ -53,6 +53,18 @@ def test_scheduled_jobs_too_late_are_skipped_but_retries_are_not(due_ago_s, atte
         assert found[1] == "came due 3601 s ago (max 3600 s)"
 
 
+@pytest.mark.parametrize(
+    ("pause_lateness", "paused_after_due_s", "expected"),
+    [("send", 60, None), ("send", 3601, "skipped_late"), ("skip", 60, "skipped_late")],
+)
+def test_a_pause_is_not_lateness_unless_the_settings_say_skip(pause_lateness, paused_after_due_s, expected):
+    """Due 2 h ago; a pause held it from ``paused_after_due_s`` after its due time until now."""
+    held = job(due_ago_s=7200)
+    held.paused_at.FromMilliseconds(held.due_at.ToMilliseconds() + paused_after_due_s * 1000)
+    settings = dataclasses.replace(SHIPPED, pause_lateness=pause_lateness)
+    assert status(checks(settings).verdict(held, {}, NOW_MS)) == expected
+
+
 def test_immediate_jobs_are_never_late():
     assert checks().verdict(job(pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION), {}, NOW_MS) is None
 
