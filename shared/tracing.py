@@ -91,5 +91,6 @@ def install_log_context() -> None:
         record.log_context = _context.get()
         return record
 
+    # a marker on the function object, so a second install sees the first (functions take attributes)
     make_record._adds_log_context = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(make_record)
