@@ -179,7 +179,7 @@ class OnwardPublisher:
         """Write ``job``, held back by a pause (pauses.py), to the delay tier ``tier_s``, taken again after
         the full tier; the envelope it came with (origin, last error) goes along."""
         hop = Hop(Route.DELAY, tier_s, _now_ms() + tier_s * 1000)
-        envelope = read_envelope(msg.headers())
+        envelope = read_envelope(header_pairs(msg))
         key, value, headers = encode_job(
             job,
             traceparent=envelope.traceparent,
