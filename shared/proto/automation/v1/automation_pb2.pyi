@@ -524,7 +524,7 @@ class AutomationRun(_message.Message):
     booking_id: _builtins.str
     status: _builtins.str
     """succeeded, retry_scheduled, dead_lettered, skipped_duplicate, scheduled, cancelled, superseded,
-    skipped_disabled, skipped_late, skipped_not_applicable, replayed.
+    skipped_disabled, skipped_late, skipped_not_applicable, replayed, paused.
     """
     attempt: _builtins.int
     duration_ms: _builtins.float
