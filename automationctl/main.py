@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(parser, in_command=False)
+    parser.set_defaults(needs_settings=False)  # commands that read AUTOMATION_* settings set it to True
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, in_command=True)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
     ctx = Context(target=args.target, timeout_s=args.timeout, out=out, settings=settings)
     try:
         ctx.credentials = credentials_from(args)
-        if getattr(args, "needs_settings", False) and ctx.settings is None:
+        if args.needs_settings and ctx.settings is None:
             ctx.settings = _read_settings()
         return args.func(args, ctx)
     except InputError as exc:
