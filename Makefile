@@ -69,4 +69,4 @@ protos-check: $(STAMP)
 	$(PY) protos/generate.py --check
 
 clean:
-	rm -rf $(VENV) .tools var *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools var *.egg-info .pytest_cache .ruff_cache .mypy_cache
