@@ -27,7 +27,7 @@ from confluent_kafka import Message
 
 from executor_service import metrics
 from executor_service.checks import PreSendChecks
-from executor_service.dedup import DedupTable, Entry
+from executor_service.dedup import DedupTable, Entry, Marker
 from executor_service.failures import Failure, classify
 from executor_service.lanes import Lanes
 from executor_service.lease_keeper import LeaseKeeper
@@ -35,13 +35,14 @@ from executor_service.onward import OnwardPublisher, split_due
 from executor_service.outcome import (
     BatchOutcome,
     Pending,
+    Stage,
     await_publishes,
     job_log_context,
     observe_end_to_end,
 )
 from executor_service.pauses import PauseGate
 from executor_service.rate_limit import Slot, Throttle
-from executor_service.runner import JobRun, JobRunner, event_row
+from executor_service.runner import JobRun, JobRunner, RunOutcome, event_row
 from executor_service.sent_marks import SentRecorder
 from shared import failpoints
 from shared.booking_state import BookingSnapshot
@@ -138,18 +139,18 @@ class BatchProcessor:
         Each stage runs once: after a Redis or database failure (raised), calling again resumes
         where it stopped, without publishing or writing twice. Returns the unfinished messages.
         """
-        if outcome.pending is None:
+        if outcome.stage < Stage.PUBLISHED:
             outcome.pending = [
                 Pending(msg, self._onward.dead_letter(msg, f, attempts=1), None) for msg, f in outcome.poison
             ]
             outcome.pending += [self._defer(job, msg) for job, msg in outcome.deferred]
-            throttled = [run for run in outcome.runs if run.throttled_s is not None]
+            throttled = [run for run in outcome.runs if run.outcome is RunOutcome.THROTTLED]
             outcome.pending += [
                 Pending(r.msg, self._onward.later(r.job, r.msg, r.throttled_s or 0.0), None)
                 for r in throttled
             ]
             outcome.pending += [self._pauses.hold(h) for h in outcome.held if self._pauses is not None]
-            for run in (r for r in outcome.runs if r.throttled_s is None):
+            for run in (r for r in outcome.runs if r.outcome is not RunOutcome.THROTTLED):
                 with job_log_context(run.job, run.msg):
                     status, publish = self._disposition(run)
                 row = event_row(run, status, redact_contacts=self._runner.redact_contacts)
@@ -161,19 +162,20 @@ class BatchProcessor:
             outcome.unfinished = [p.msg for p in failed] + outcome.blocked
             outcome.released = [p.row.idempotency_key for p in failed if p.row is not None]
             outcome.released += [r.job.idempotency_key for r in throttled]  # taken again on their return
-        if not outcome.rows_written:
+            outcome.stage = Stage.PUBLISHED
+        if outcome.stage < Stage.WRITTEN:
             outcome.rows = self._eventlog.write(outcome.rows)
-            outcome.rows_written = True
+            outcome.stage = Stage.WRITTEN
             for row in outcome.rows:
                 metrics.JOBS.labels(row.automation_type, row.status).inc()
             observe_end_to_end(outcome.runs, time.time())
-        if not outcome.marked:
+        if outcome.stage < Stage.MARKED:
             done = EventStatus.FINAL
             self._dedup.mark_done({r.idempotency_key: r.job_id for r in outcome.rows if r.status in done})
             # Failed attempts and not-durable ones give up their leases: whoever consumes them next runs them.
             not_done = [r.idempotency_key for r in outcome.rows if r.status not in done]
             self._dedup.release(not_done + outcome.released)
-            outcome.marked = True
+            outcome.stage = Stage.MARKED
             self._keeper.clear()
             failpoints.reached("after_done_mark")
         return outcome.unfinished
@@ -242,9 +244,9 @@ class BatchProcessor:
         """One job's run; None when another worker's lease holds its key (it may be running it); the
         rate limiter's answer when the job may not be sent yet (``slot``: it already holds its slot)."""
         key = job.idempotency_key
-        if key in seen or (holder is not None and holder.state == "done"):
-            return self._runner.skipped(job, msg)
-        if holder is not None and holder.state == "sent":
+        if key in seen or (holder is not None and holder.state is Marker.DONE):
+            return self._runner.duplicate(job, msg)
+        if holder is not None and holder.state is Marker.SENT:
             seen.add(key)
             return self._runner.recovered(job, msg, holder.outputs)
         if holder is not None:
@@ -256,7 +258,7 @@ class BatchProcessor:
             return wait
         self._sent.reserve()  # bounds the deliveries not recorded yet (a crash may repeat them)
         run = self._runner.run(job, msg)
-        if run.failure is not None:
+        if run.outcome is RunOutcome.FAILED:
             self._sent.unreserve()
         else:
             seen.add(key)
@@ -273,25 +275,26 @@ class BatchProcessor:
         row = None
         if msg.topic() == self._jobs_topic:
             due = job.due_at.ToDatetime(tzinfo=UTC).isoformat()
-            scheduled = JobRun(job, msg, datetime.now(UTC), outputs={"due_at": due, "delay_topic": topic})
+            outputs = {"due_at": due, "delay_topic": topic}
+            scheduled = JobRun(job, msg, datetime.now(UTC), RunOutcome.DEFERRED, outputs=outputs)
             row = event_row(scheduled, EventStatus.SCHEDULED, redact_contacts=self._runner.redact_contacts)
         return Pending(msg, publish, row)
 
     def _disposition(self, run: JobRun) -> tuple[str, Future | None]:
         """The run's EventLog status, and the publish (if any) that makes it durable."""
-        if run.skipped:
+        if run.outcome is RunOutcome.DUPLICATE:
             metrics.DEDUP_SKIPS.labels(run.automation_type).inc()
             return EventStatus.SKIPPED_DUPLICATE, None
-        if run.final_status is not None:
+        if run.outcome is RunOutcome.ENDED and run.end_status is not None:
             log.info(
                 "job ended without sending",
-                extra={"job_id": run.job.job_id, "status": run.final_status, "reason": run.outputs},
+                extra={"job_id": run.job.job_id, "status": run.end_status, "reason": run.outputs},
             )
-            return run.final_status, None
-        if run.failure is None:
-            return EventStatus.SUCCEEDED, None
-        hop, publish = self._onward.failed(run.job, run.msg, run.failure)
-        return hop.status, publish
+            return run.end_status, None
+        if run.outcome is RunOutcome.FAILED and run.failure is not None:
+            hop, publish = self._onward.failed(run.job, run.msg, run.failure)
+            return hop.status, publish
+        return EventStatus.SUCCEEDED, None
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

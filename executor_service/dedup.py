@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -27,9 +28,17 @@ from shared.redis_client import load_script
 # node (plain Redis or Sentinel; on Redis Cluster give the keys a hash tag).
 
 
+class Marker(StrEnum):
+    """The state of a key's entry (see the module docstring)."""
+
+    LEASE = "lease"
+    SENT = "sent"
+    DONE = "done"
+
+
 @dataclass(frozen=True)
 class Entry:
-    state: str  # "lease" | "sent" | "done"
+    state: Marker
     job_id: str
     worker: str = ""
     outputs: dict[str, Any] | None = None
@@ -45,7 +54,7 @@ class Entry:
     @classmethod
     def loads(cls, raw: bytes) -> Entry:
         p = json.loads(raw)
-        return cls(p["state"], p["job_id"], p.get("worker", ""), p.get("outputs"))
+        return cls(Marker(p["state"]), p["job_id"], p.get("worker", ""), p.get("outputs"))
 
 
 class DedupTable:
@@ -63,7 +72,7 @@ class DedupTable:
         return self._lease_ms / 1000
 
     def _lease(self) -> str:
-        return Entry("lease", "", self._worker).dumps()
+        return Entry(Marker.LEASE, "", self._worker).dumps()
 
     def claim(self, keys: Iterable[str]) -> dict[str, Entry | None]:
         """Take a lease on each key (one round trip).
@@ -80,7 +89,7 @@ class DedupTable:
             if not raw:
                 result[key] = None
             elif raw == b"?":  # vanished between SET and GET: someone just released it; claim next batch
-                result[key] = Entry("lease", "", "someone")
+                result[key] = Entry(Marker.LEASE, "", "someone")
             else:
                 result[key] = Entry.loads(raw)
         return result
@@ -88,11 +97,13 @@ class DedupTable:
     def mark_sent_many(self, sent: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         """Record deliveries right after they happened (before their EventLog rows commit): (key, job id,
         outputs) each, in one round trip."""
-        self._set_all({key: Entry("sent", job_id, outputs=outputs).dumps() for key, job_id, outputs in sent})
+        self._set_all(
+            {key: Entry(Marker.SENT, job_id, outputs=outputs).dumps() for key, job_id, outputs in sent}
+        )
 
     def mark_done(self, jobs: Mapping[str, str]) -> None:
         """Mark each key done by its job id (one round trip)."""
-        self._set_all({key: Entry("done", job_id).dumps() for key, job_id in jobs.items()})
+        self._set_all({key: Entry(Marker.DONE, job_id).dumps() for key, job_id in jobs.items()})
 
     def _set_all(self, values: Mapping[str, str]) -> None:
         if values:

@@ -7,6 +7,7 @@ import logging
 from concurrent.futures import Future, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from confluent_kafka import Message
@@ -38,6 +39,15 @@ class Pending:
     row: EventRow | None
 
 
+class Stage(IntEnum):
+    """How far making a batch's outcome durable got; each stage is done once, in this order."""
+
+    RAN = 0  # jobs run, nothing published or written yet
+    PUBLISHED = 1  # onward publishes (retry, delay, dead letter) answered by the broker
+    WRITTEN = 2  # EventLog rows committed
+    MARKED = 3  # final keys marked done, the other leases released
+
+
 @dataclass
 class BatchOutcome:
     """What running a batch produced, and how far making it durable got."""
@@ -47,12 +57,11 @@ class BatchOutcome:
     blocked: list[Message]
     deferred: list[_Item] = field(default_factory=list)  # due later: on to a delay topic
     held: list[Held] = field(default_factory=list)  # due, held back by a pause (pauses.py)
-    pending: list[Pending] | None = None  # onward publishes, once started
+    stage: Stage = Stage.RAN
+    pending: list[Pending] = field(default_factory=list)  # onward publishes
     rows: list[EventRow] = field(default_factory=list)
     unfinished: list[Message] = field(default_factory=list)
     released: list[str] = field(default_factory=list)  # keys of runs whose outcome is not durable
-    rows_written: bool = False
-    marked: bool = False
 
 
 def await_publishes(pending: list[Pending], rows: list[EventRow]) -> list[Pending]:
@@ -75,11 +84,8 @@ def await_publishes(pending: list[Pending], rows: list[EventRow]) -> list[Pendin
 def observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
     """Enqueue call -> success row committed, for first attempts of jobs due at once."""
     for run in runs:
-        sent = (
-            run.failure is None and not run.skipped and run.final_status is None and run.throttled_s is None
-        )
         timed = run.job.HasField("enqueued_at") and not run.job.HasField("due_at")
-        if sent and timed and run.job.attempt == 1:
+        if run.delivered and timed and run.job.attempt == 1:
             latency_s = committed_s - run.job.enqueued_at.ToNanoseconds() / 1e9
             metrics.END_TO_END.labels(run.automation_type).observe(max(latency_s, 0.0))
 

@@ -1,5 +1,5 @@
-"""Runs one automation job: render its message and send it. The run is described by a JobRun;
-what happens next (success row, retry, dead letter) is decided by the batch."""
+"""Runs one automation job: render its message and send it. The run is described by a JobRun whose
+``outcome`` says how it ended; what a failed one becomes (retry, dead letter) is decided in onward.py."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from confluent_kafka import Message
@@ -28,6 +29,22 @@ from shared.proto_dict import to_dict
 log = logging.getLogger(__name__)
 
 
+class RunOutcome(StrEnum):
+    """How a job's turn in a batch ended."""
+
+    SENT = "sent"  # delivered now
+    RECOVERED = (
+        "recovered"  # delivered before a crash, its success row never committed: recorded, not re-sent
+    )
+    DUPLICATE = "duplicate"  # its idempotency key already succeeded: not run
+    ENDED = "ended"  # ended without sending (cancelled, superseded, disabled, late...; see checks.py)
+    FAILED = "failed"  # the attempt failed (``failure`` says why); retried or dead-lettered (onward.py)
+    DEFERRED = "deferred"  # not due yet: on to a delay topic
+    THROTTLED = (
+        "throttled"  # not sent: over its channel's rate limit, back through the delay tiers (no attempt)
+    )
+
+
 @dataclass
 class JobRun:
     """One attempt at a job, and the Kafka message it came from."""
@@ -35,34 +52,39 @@ class JobRun:
     job: pb.AutomationJob
     msg: Message
     started_at: datetime
+    outcome: RunOutcome
     duration_s: float = 0.0
     outputs: dict[str, Any] | None = None
-    failure: Failure | None = None
-    skipped: bool = False
-    final_status: str | None = None  # an outcome decided without sending (see checks.py)
-    throttled_s: float | None = None  # not sent: over its channel's rate limit, back in this long
+    failure: Failure | None = None  # set when FAILED
+    end_status: str | None = None  # set when ENDED: its EventLog status (cancelled, superseded...)
+    throttled_s: float | None = None  # set when THROTTLED: back in this long
 
     @property
     def automation_type(self) -> str:
         return type_name(self.job.request.automation_type)
 
+    @property
+    def delivered(self) -> bool:
+        """The channel delivered it (now, or before a crash)."""
+        return self.outcome in (RunOutcome.SENT, RunOutcome.RECOVERED)
+
 
 class JobRunner:
     def __init__(
-        self, channels: ChannelRegistry, settings: AutomationSettings, *, redact_contacts: bool = False
+        self, channels: ChannelRegistry, automations: AutomationSettings, *, redact_contacts: bool = False
     ) -> None:
         self._channels = channels
-        self._settings = settings
+        self._automations = automations
         # AUTOMATION_EVENTLOG_REDACT_CONTACTS: pass it to event_row() for the rows of these runs.
         self.redact_contacts = redact_contacts
 
     def run(self, job: pb.AutomationJob, msg: Message) -> JobRun:
         """Execute ``job`` once; a failure of the job itself is recorded in the run, never raised."""
-        run = JobRun(job, msg, datetime.now(UTC))
+        run = JobRun(job, msg, datetime.now(UTC), RunOutcome.SENT)
         started = time.perf_counter()
         try:
-            message = render(job.request, self._settings)
-            spec = self._settings.recipient(message.automation_type, message.recipient)
+            message = render(job.request, self._automations)
+            spec = self._automations.recipient(message.automation_type, message.recipient)
             channel = self._channels.get(spec.channel if spec is not None else "default")
             if job.HasField("due_at"):
                 lateness_s = time.time() - job.due_at.ToMilliseconds() / 1000
@@ -70,7 +92,7 @@ class JobRunner:
             response = channel.send(message, job_id=job.job_id, idempotency_key=job.idempotency_key)
             run.outputs = {"subject": message.subject, "body": message.body, "channel_response": response}
         except Exception as exc:  # classified: transient ones are retried, the rest dead-lettered
-            run.failure = classify(exc)
+            run.outcome, run.failure = RunOutcome.FAILED, classify(exc)
             if run.failure.error_class == "internal":
                 log.exception("job crashed", extra={"job_id": job.job_id, "attempt": job.attempt})
         run.duration_s = time.perf_counter() - started
@@ -80,28 +102,34 @@ class JobRunner:
     @staticmethod
     def ended(job: pb.AutomationJob, msg: Message, status: str, reason: str) -> JobRun:
         """The run of a job that ends without sending (cancelled, superseded, disabled, late...)."""
-        return JobRun(job, msg, datetime.now(UTC), outputs={"reason": reason}, final_status=status)
+        return JobRun(
+            job, msg, datetime.now(UTC), RunOutcome.ENDED, outputs={"reason": reason}, end_status=status
+        )
 
     def channel_of(self, job: pb.AutomationJob) -> str:
         """The name of the channel ``job`` goes out on ("default" resolved)."""
         request = job.request
-        spec = self._settings.recipient(type_name(request.automation_type), recipient_name(request.recipient))
+        spec = self._automations.recipient(
+            type_name(request.automation_type), recipient_name(request.recipient)
+        )
         return self._channels.resolve(spec.channel if spec is not None else "default")
 
     @staticmethod
     def throttled(job: pb.AutomationJob, msg: Message, wait_s: float) -> JobRun:
         """The run of a job held back by its channel's rate limit: deferred, neither failed nor an attempt."""
-        return JobRun(job, msg, datetime.now(UTC), throttled_s=wait_s)
+        return JobRun(job, msg, datetime.now(UTC), RunOutcome.THROTTLED, throttled_s=wait_s)
 
     @staticmethod
-    def skipped(job: pb.AutomationJob, msg: Message) -> JobRun:
+    def duplicate(job: pb.AutomationJob, msg: Message) -> JobRun:
         """The run of a job whose idempotency key already succeeded."""
-        return JobRun(job, msg, datetime.now(UTC), skipped=True)
+        return JobRun(job, msg, datetime.now(UTC), RunOutcome.DUPLICATE)
 
     @staticmethod
     def recovered(job: pb.AutomationJob, msg: Message, outputs: dict[str, Any] | None) -> JobRun:
         """A job delivered before a crash whose success row never committed: its success, not re-sent."""
-        return JobRun(job, msg, datetime.now(UTC), outputs={**(outputs or {}), "recovered": True})
+        return JobRun(
+            job, msg, datetime.now(UTC), RunOutcome.RECOVERED, outputs={**(outputs or {}), "recovered": True}
+        )
 
 
 def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> EventRow:

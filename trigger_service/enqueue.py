@@ -77,9 +77,14 @@ def ask_while_pending(ask: Callable[[], T], pending: Callable[[T], bool], deadli
     return answer
 
 
+# The answer of an item whose key another call still in flight holds (with ``wait_pending=False``): one
+# shared result that is never modified, told apart by identity (is_pending), not by its text.
+KEY_PENDING = item_error(code_pb2.UNAVAILABLE, PENDING_MESSAGE)
+
+
 def is_pending(result: pb.EnqueueItemResult) -> bool:
     """Whether ``result`` says its key is claimed by another call still in flight."""
-    return result.HasField("error") and result.error.message == PENDING_MESSAGE
+    return result is KEY_PENDING
 
 
 class Enqueuer:
@@ -132,7 +137,8 @@ class Enqueuer:
             elif record.state == "accepted":
                 self._fill(results, indices, job, record.job_id, record.delivery, duplicate=True)
             else:
-                self._fill_error(results, indices, PENDING_MESSAGE)
+                for i in indices:
+                    results[i] = KEY_PENDING
         traces = {key: traceparents[indices[0]] for key, indices in by_key.items()} if traceparents else {}
         outcomes = self._produce(produced, firsts, deadline, traces)
         for key, delivery in outcomes.items():

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from executor_service.runner import JobRun, event_row
+from executor_service.runner import JobRun, RunOutcome, event_row
 from shared.pii import mask_email, mask_phone, redact_text, redact_value
 from shared.proto.automation.v1 import automation_pb2 as pb
 from tests.support.requests import valid_request
@@ -220,7 +220,9 @@ def _run() -> JobRun:
     )
     request.booking.notes = "Gate code 4411; call +14155550100 or mail gate@example.com"
     job = pb.AutomationJob(job_id="j1", idempotency_key="k1", request=request, attempt=1)
-    return JobRun(job, _Msg(), datetime.now(UTC), outputs={"channel_response": {"http_status": 200}})
+    return JobRun(
+        job, _Msg(), datetime.now(UTC), RunOutcome.SENT, outputs={"channel_response": {"http_status": 200}}
+    )
 
 
 def test_event_row_keeps_full_inputs_by_default() -> None:
