@@ -26,7 +26,7 @@ from shared.vocabulary import default_idempotency_key
 from tests.support.pipeline import running_trigger
 from tests.support.sample import sample_request
 from trigger_service.coalescer import EnqueueCoalescer
-from trigger_service.enqueue import PENDING_MESSAGE, item_error
+from trigger_service.enqueue import KEY_PENDING, PENDING_MESSAGE
 from trigger_service.idempotency import IdempotencyStore
 
 
@@ -189,7 +189,7 @@ def test_a_held_key_is_asked_for_again_until_the_callers_deadline():
 
         def enqueue(self, requests, budget_s, traceparents, *, wait_pending=True):
             self.calls += 1
-            return [item_error(14, PENDING_MESSAGE) for _ in requests]
+            return [KEY_PENDING for _ in requests]
 
     enqueuer = AlwaysPending()
     coalescer = EnqueueCoalescer(enqueuer)  # type: ignore[arg-type]
