@@ -21,7 +21,6 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from confluent_kafka import Message
 
@@ -170,10 +169,10 @@ class BatchProcessor:
                 metrics.JOBS.labels(row.automation_type, row.status).inc()
             observe_end_to_end(outcome.runs, time.time())
         if outcome.stage < Stage.MARKED:
-            done = EventStatus.FINAL
-            self._dedup.mark_done({r.idempotency_key: r.job_id for r in outcome.rows if r.status in done})
+            final = [r for r in outcome.rows if r.status in EventStatus.FINAL]
+            self._dedup.mark_done({r.idempotency_key: r.job_id for r in final})
             # Failed attempts and not-durable ones give up their leases: whoever consumes them next runs them.
-            not_done = [r.idempotency_key for r in outcome.rows if r.status not in done]
+            not_done = [r.idempotency_key for r in outcome.rows if r.status not in EventStatus.FINAL]
             self._dedup.release(not_done + outcome.released)
             outcome.stage = Stage.MARKED
             self._keeper.clear()
@@ -272,13 +271,10 @@ class BatchProcessor:
     def _defer(self, job: pb.AutomationJob, msg: Message) -> Pending:
         """Send a job due later to its next delay topic; the first deferral writes a ``scheduled`` row."""
         topic, publish = self._onward.deferred(job, msg)
-        row = None
-        if msg.topic() == self._jobs_topic:
-            due = job.due_at.ToDatetime(tzinfo=UTC).isoformat()
-            outputs = {"due_at": due, "delay_topic": topic}
-            scheduled = JobRun(job, msg, datetime.now(UTC), RunOutcome.DEFERRED, outputs=outputs)
-            row = event_row(scheduled, EventStatus.SCHEDULED, redact_contacts=self._runner.redact_contacts)
-        return Pending(msg, publish, row)
+        if msg.topic() != self._jobs_topic:
+            return Pending(msg, publish, None)
+        scheduled, redact = self._runner.deferred(job, msg, topic), self._runner.redact_contacts
+        return Pending(msg, publish, event_row(scheduled, EventStatus.SCHEDULED, redact_contacts=redact))
 
     def _disposition(self, run: JobRun) -> tuple[str, Future | None]:
         """The run's EventLog status, and the publish (if any) that makes it durable."""
@@ -291,10 +287,10 @@ class BatchProcessor:
                 extra={"job_id": run.job.job_id, "status": run.end_status, "reason": run.outputs},
             )
             return run.end_status, None
-        if run.outcome is RunOutcome.FAILED and run.failure is not None:
-            hop, publish = self._onward.failed(run.job, run.msg, run.failure)
-            return hop.status, publish
-        return EventStatus.SUCCEEDED, None
+        if run.outcome is not RunOutcome.FAILED or run.failure is None:
+            return EventStatus.SUCCEEDED, None
+        hop, publish = self._onward.failed(run.job, run.msg, run.failure)
+        return hop.status, publish
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

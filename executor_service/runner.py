@@ -120,6 +120,12 @@ class JobRunner:
         return JobRun(job, msg, datetime.now(UTC), RunOutcome.THROTTLED, throttled_s=wait_s)
 
     @staticmethod
+    def deferred(job: pb.AutomationJob, msg: Message, delay_topic: str) -> JobRun:
+        """The run of a job not due yet, on its way to ``delay_topic``."""
+        outputs = {"due_at": job.due_at.ToDatetime(tzinfo=UTC).isoformat(), "delay_topic": delay_topic}
+        return JobRun(job, msg, datetime.now(UTC), RunOutcome.DEFERRED, outputs=outputs)
+
+    @staticmethod
     def duplicate(job: pb.AutomationJob, msg: Message) -> JobRun:
         """The run of a job whose idempotency key already succeeded."""
         return JobRun(job, msg, datetime.now(UTC), RunOutcome.DUPLICATE)
