@@ -179,15 +179,7 @@ class OnwardPublisher:
         """Write ``job``, held back by a pause (pauses.py), to the delay tier ``tier_s``, taken again after
         the full tier; the envelope it came with (origin, last error) goes along."""
         hop = Hop(Route.DELAY, tier_s, _now_ms() + tier_s * 1000)
-        envelope = read_envelope(header_pairs(msg))
-        key, value, headers = encode_job(
-            job,
-            traceparent=envelope.traceparent,
-            due_at_ms=hop.due_at_ms,
-            origin=envelope.origin,
-            error=envelope.error,
-        )
-        return self._topic(hop), self._producer.produce(self._topic(hop), key, value, headers)
+        return self._topic(hop), self._to_tier(job, msg, hop, None, keep_failure=True)
 
     def dead_letter(self, msg: Message, failure: Failure, attempts: int) -> Future[Delivery]:
         """Park ``msg``'s payload, unchanged, in the dead-letter topic with the failure in its headers."""
@@ -198,11 +190,21 @@ class OnwardPublisher:
         )
 
     def _to_tier(
-        self, job: pb.AutomationJob, msg: Message, hop: Hop, error: ErrorNote | None
+        self,
+        job: pb.AutomationJob,
+        msg: Message,
+        hop: Hop,
+        error: ErrorNote | None,
+        *,
+        keep_failure: bool = False,
     ) -> Future[Delivery]:
-        """The one tier publish: encode ``job`` with its envelope, stamp the release time, produce."""
+        """The one tier publish: encode ``job`` with its envelope, stamp the release time, produce. A new
+        ``error`` carries the job's origin (``msg`` for a first failure); ``keep_failure`` carries the
+        origin and last error ``msg`` came with; otherwise only the trace goes along."""
         envelope = read_envelope(header_pairs(msg))
         origin = envelope.origin_or_first(msg, datetime.now(UTC)) if error is not None else None
+        if keep_failure:
+            origin, error = envelope.origin, envelope.error
         key, value, headers = encode_job(
             job, traceparent=envelope.traceparent, due_at_ms=hop.due_at_ms, origin=origin, error=error
         )

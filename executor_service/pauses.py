@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from executor_service import metrics
 from executor_service.onward import OnwardPublisher
 from executor_service.outcome import Pending
-from executor_service.runner import JobRun, event_row
+from executor_service.runner import JobRun, RunOutcome, event_row
 from shared.automation_settings import AutomationSettings
 from shared.db.event_status import EventStatus
 from shared.names import AUTOMATION_TYPE_NAMES, recipient_name, type_name
@@ -188,7 +188,7 @@ class PauseGate:
         row = None
         if first:
             outputs = {"paused_by": f"{kind}:{value}" if value else kind, "recheck_topic": topic}
-            run = JobRun(job, held.msg, datetime.now(UTC), outputs=outputs)
+            run = JobRun(job, held.msg, datetime.now(UTC), RunOutcome.PAUSED, outputs=outputs)
             row = event_row(run, EventStatus.PAUSED, redact_contacts=self._redact_contacts)
         return Pending(held.msg, publish, row)
 

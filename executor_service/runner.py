@@ -33,16 +33,13 @@ class RunOutcome(StrEnum):
     """How a job's turn in a batch ended."""
 
     SENT = "sent"  # delivered now
-    RECOVERED = (
-        "recovered"  # delivered before a crash, its success row never committed: recorded, not re-sent
-    )
+    RECOVERED = "recovered"  # delivered before a crash, success row not committed: recorded, not re-sent
     DUPLICATE = "duplicate"  # its idempotency key already succeeded: not run
     ENDED = "ended"  # ended without sending (cancelled, superseded, disabled, late...; see checks.py)
     FAILED = "failed"  # the attempt failed (``failure`` says why); retried or dead-lettered (onward.py)
     DEFERRED = "deferred"  # not due yet: on to a delay topic
-    THROTTLED = (
-        "throttled"  # not sent: over its channel's rate limit, back through the delay tiers (no attempt)
-    )
+    PAUSED = "paused"  # held back by a pause: on to the re-check delay tier, unchanged (pauses.py)
+    THROTTLED = "throttled"  # over its channel's rate limit: back through the delay tiers (no attempt)
 
 
 @dataclass
