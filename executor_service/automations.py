@@ -25,7 +25,9 @@ class Contact:
 
 
 @dataclass(frozen=True)
-class Message:
+class RenderedMessage:
+    """A job's message rendered from its templates: what a channel sends, and to whom."""
+
     automation_type: str
     recipient: str
     to: Contact
@@ -75,18 +77,18 @@ def variables(booking: pb.Booking, business_name: str) -> dict[str, str]:
     }
 
 
-def render(request: pb.EnqueueAutomationRequest, settings: AutomationSettings) -> Message:
-    """The message a job sends, from the recipient's templates in the automation settings.
+def render(request: pb.EnqueueAutomationRequest, automations: AutomationSettings) -> RenderedMessage:
+    """The message a job sends, from the recipient's templates in the automation automations.
 
     Raises NotImplementedAutomation when the settings have no entry for the pair (it is disabled).
     """
     kind, recipient = type_name(request.automation_type), recipient_name(request.recipient)
-    spec = settings.recipient(kind, recipient)
+    spec = automations.recipient(kind, recipient)
     if spec is None:
-        raise NotImplementedAutomation(f"{kind} for {recipient} has no templates in {settings.source}")
-    values = variables(request.booking, settings.business_name)
-    owner = Contact(phone=settings.senders.owner_phone, email=settings.senders.owner_email)
-    return Message(
+        raise NotImplementedAutomation(f"{kind} for {recipient} has no templates in {automations.source}")
+    values = variables(request.booking, automations.business_name)
+    owner = Contact(phone=automations.senders.owner_phone, email=automations.senders.owner_email)
+    return RenderedMessage(
         automation_type=kind,
         recipient=recipient,
         to=_contact(request, owner),

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from executor_service.automations import Message
+from executor_service.automations import RenderedMessage
 from executor_service.channels import Channel, LogChannel, NullChannel, WebhookChannel
 from executor_service.mail import EmailChannel
 from executor_service.sms import SmsChannel
@@ -92,7 +92,7 @@ class _Reporting:
         self._channel, self._progress = channel, progress
         self.name = channel.name
 
-    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+    def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
         try:
             return self._channel.send(message, job_id=job_id, idempotency_key=idempotency_key)
         finally:

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
-from executor_service.automations import Message
+from executor_service.automations import RenderedMessage
 from shared.errors import ChannelError
 from shared.pii import mask_email, mask_phone
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class Channel(Protocol):
     name: str
 
-    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+    def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
         """Deliver ``message``; return what the channel answered (stored in the EventLog outputs)."""
 
 
@@ -49,7 +49,7 @@ class LogChannel:
         self._outbox = outbox
         self._lock = threading.Lock()
 
-    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+    def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
         line = json.dumps({"job_id": job_id, "idempotency_key": idempotency_key, **asdict(message)})
         try:
             with self._lock:
@@ -81,7 +81,7 @@ class NullChannel:
         self.sent = 0
         self._lock = threading.Lock()
 
-    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+    def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
         with self._lock:
             self.sent += 1
         return {"channel": self.name}
@@ -94,7 +94,7 @@ class WebhookChannel:
         self._url = url
         self._timeout_s = timeout_s
 
-    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+    def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
         # One object with fixed keys; booking text only ever inside string values, and ASCII-only on the
         # wire (controls, U+2028/U+2029 escaped), so no value can end the payload or a line of it.
         payload = {"job_id": job_id, "idempotency_key": idempotency_key, **asdict(message)}

@@ -24,9 +24,9 @@ _UNKNOWN = BookingSnapshot()
 
 
 class PreSendChecks:
-    def __init__(self, bookings: BookingStates, settings: AutomationSettings) -> None:
+    def __init__(self, bookings: BookingStates, automations: AutomationSettings) -> None:
         self._bookings = bookings
-        self._settings = settings
+        self._automations = automations
 
     def load(self, jobs: Iterable[pb.AutomationJob]) -> dict[str, BookingSnapshot]:
         """The snapshots of these jobs' bookings (raises when Redis cannot be asked)."""
@@ -41,27 +41,27 @@ class PreSendChecks:
         if found is not None:
             return found
         kind, recipient = type_name(request.automation_type), recipient_name(request.recipient)
-        if kind not in self._settings.types:
+        if kind not in self._automations.types:
             return None  # not an automation we know: rendering fails it permanently (dead letter)
-        if not self._settings.for_type(kind).enabled:
-            return EventStatus.SKIPPED_DISABLED, f"{kind} is disabled in {self._settings.source}"
-        settings = self._settings.recipient(kind, recipient)
-        if settings is None or not settings.enabled:
+        if not self._automations.for_type(kind).enabled:
+            return EventStatus.SKIPPED_DISABLED, f"{kind} is disabled in {self._automations.source}"
+        recipient_settings = self._automations.recipient(kind, recipient)
+        if recipient_settings is None or not recipient_settings.enabled:
             return (
                 EventStatus.SKIPPED_DISABLED,
-                f"{kind} to {recipient} is disabled in {self._settings.source}",
+                f"{kind} to {recipient} is disabled in {self._automations.source}",
             )
         if job.attempt == 1 and job.HasField("due_at"):
             late_s = (self._lateness_clock_ms(job, now_ms) - job.due_at.ToMilliseconds()) / 1000
-            if late_s > self._settings.max_lateness_s:
+            if late_s > self._automations.max_lateness_s:
                 return (
                     EventStatus.SKIPPED_LATE,
-                    f"came due {late_s:.0f} s ago (max {self._settings.max_lateness_s} s)",
+                    f"came due {late_s:.0f} s ago (max {self._automations.max_lateness_s} s)",
                 )
         return None
 
     def _lateness_clock_ms(self, job: pb.AutomationJob, now_ms: int) -> int:
         """Now, or, for a job a pause held and ``pause_lateness = "send"``, when the pause first held it."""
-        if job.HasField("paused_at") and self._settings.pause_lateness == "send":
+        if job.HasField("paused_at") and self._automations.pause_lateness == "send":
             return min(now_ms, job.paused_at.ToMilliseconds())
         return now_ms

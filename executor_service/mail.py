@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from executor_service import mail_format as fmt
-from executor_service.automations import Message
+from executor_service.automations import RenderedMessage
 from shared.contacts import InvalidAddress, email_address, mailbox
 from shared.errors import ChannelError, SettingsError
 from shared.pii import mask_email, redact_text
@@ -79,7 +79,7 @@ class EmailChannel:
     def __repr__(self) -> str:
         return f"EmailChannel(host={self._host!r}, port={self._port}, starttls={self._starttls})"
 
-    def recipient(self, message: Message) -> str:
+    def recipient(self, message: RenderedMessage) -> str:
         """The envelope recipient of ``message``: its address checked and put in ASCII form by the rule
         the trigger validated it with; a ChannelError (permanent) when it has none or it is not one."""
         if not message.to.email:
@@ -95,7 +95,7 @@ class EmailChannel:
                 error_class="invalid_recipient",
             ) from exc
 
-    def build(self, message: Message, *, to: str, job_id: str, idempotency_key: str) -> bytes:
+    def build(self, message: RenderedMessage, *, to: str, job_id: str, idempotency_key: str) -> bytes:
         """The bytes sent for ``message`` to ``to`` (an address :meth:`recipient` returned); public for
         tests and previews. Every header is written by ``mail_format``: see there why none can be added."""
         headers = [
@@ -109,7 +109,7 @@ class EmailChannel:
         ]
         return fmt.message_bytes(headers, message.body)
 
-    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+    def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
         to = self.recipient(message)
         try:
             data = self.build(message, to=to, job_id=job_id, idempotency_key=idempotency_key)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from executor_service.automations import Message
+from executor_service.automations import RenderedMessage
 from executor_service.channels import classify_http_status
 from shared.errors import ChannelError
 from shared.pii import mask_phone, redact_phones
@@ -67,7 +67,7 @@ class SmsChannel:
         pair = f"{self._account_sid}:{self._auth_token.get_secret_value()}".encode()
         return "Basic " + base64.b64encode(pair).decode("ascii")
 
-    def send(self, message: Message, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
+    def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
         phone = message.to.phone.strip()
         if not phone:
             raise ChannelError(

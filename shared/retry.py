@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 
 class RetryPolicy(BaseModel):
-    """Per automation type. Defaults are the design we replace: 3 attempts, 2 s, doubling."""
+    """Per automation type. Defaults: 3 attempts, 2 s, doubling."""
 
     model_config = {"frozen": True}
 

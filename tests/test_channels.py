@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from executor_service.automations import Contact, Message
+from executor_service.automations import Contact, RenderedMessage
 from executor_service.channel_registry import ChannelRegistry
 from executor_service.channels import LogChannel, NullChannel, WebhookChannel
 from executor_service.mail import EmailChannel
@@ -28,7 +28,7 @@ EMAIL = "ana.lopez@example.com"
 JOB_ID = "job-0001"
 IDEMPOTENCY_KEY = "bookingConfirmation:client:bk-1:1"
 
-MESSAGE = Message(
+MESSAGE = RenderedMessage(
     automation_type="bookingConfirmation",
     recipient="client",
     to=Contact(phone=PHONE, email=EMAIL),
@@ -47,7 +47,7 @@ EXPECTED_PAYLOAD = {
 }
 
 
-def send(channel, message: Message = MESSAGE) -> dict:
+def send(channel, message: RenderedMessage = MESSAGE) -> dict:
     return channel.send(message, job_id=JOB_ID, idempotency_key=IDEMPOTENCY_KEY)
 
 
@@ -187,7 +187,9 @@ def test_webhook_non_http_answer_is_a_retryable_channel_error(raw_server) -> Non
 def test_log_channel_appends_one_json_line_per_message(tmp_path: Path) -> None:
     outbox = tmp_path / "nested" / "outbox.jsonl"  # the folder is created on first send
     channel = LogChannel(outbox)
-    second = Message("ownerNewBookingAlert", "owner", Contact(phone="+14155559876"), "New booking", "Body")
+    second = RenderedMessage(
+        "ownerNewBookingAlert", "owner", Contact(phone="+14155559876"), "New booking", "Body"
+    )
     assert send(channel) == {"channel": "log", "outbox": str(outbox)}
     channel.send(second, job_id="job-0002", idempotency_key="k2")
     lines = outbox.read_text(encoding="utf-8").splitlines()

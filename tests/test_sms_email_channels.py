@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from devtools.embedded import free_port
-from executor_service.automations import Contact, Message
+from executor_service.automations import Contact, RenderedMessage
 from executor_service.mail import EmailChannel
 from executor_service.sms import SmsChannel
 from shared.errors import ChannelError
@@ -23,7 +23,7 @@ FROM_NUMBER = "+15005550006"
 FROM_ADDRESS = "bookings@petsit.example"
 JOB_ID = "job-0001"
 KEY = "bookingConfirmation:client:bk-1:1"
-MESSAGE = Message(
+MESSAGE = RenderedMessage(
     automation_type="bookingConfirmation",
     recipient="client",
     to=Contact(phone=PHONE, email=EMAIL),
@@ -33,7 +33,7 @@ MESSAGE = Message(
 SECRETS = (PHONE, "4155550123", EMAIL, "ana.lopez")
 
 
-def send(channel, message: Message = MESSAGE) -> dict:
+def send(channel, message: RenderedMessage = MESSAGE) -> dict:
     return channel.send(message, job_id=JOB_ID, idempotency_key=KEY)
 
 
@@ -47,7 +47,7 @@ def mail(server: SmtpServer, **kwargs) -> EmailChannel:
     return EmailChannel(server.host, server.port, FROM_ADDRESS, local_hostname="localhost", **kwargs)
 
 
-def failure(channel, message: Message = MESSAGE) -> ChannelError:
+def failure(channel, message: RenderedMessage = MESSAGE) -> ChannelError:
     with pytest.raises(ChannelError) as excinfo:
         send(channel, message)
     assert not any(secret in str(excinfo.value) for secret in SECRETS), str(excinfo.value)
@@ -123,7 +123,7 @@ def test_sms_answer_that_is_not_json_or_not_http_is_a_retryable_protocol_error(
 
 
 def test_sms_without_phone_is_permanent_and_sends_nothing(sms_server: SmsServer) -> None:
-    error = failure(sms(sms_server), Message("x", "client", Contact(email=EMAIL), "s", "b"))
+    error = failure(sms(sms_server), RenderedMessage("x", "client", Contact(email=EMAIL), "s", "b"))
     assert (error.retryable, error.error_class) == (False, "no_recipient")
     assert sms_server.requests == []
 
@@ -206,7 +206,7 @@ def test_email_unreachable_or_garbled_server_is_retryable(raw_tcp_server) -> Non
 
 
 def test_email_without_address_is_permanent_and_sends_nothing(smtp_server: SmtpServer) -> None:
-    error = failure(mail(smtp_server), Message("x", "client", Contact(phone=PHONE), "s", "b"))
+    error = failure(mail(smtp_server), RenderedMessage("x", "client", Contact(phone=PHONE), "s", "b"))
     assert (error.retryable, error.error_class) == (False, "no_recipient")
     assert smtp_server.messages == []
 
@@ -248,7 +248,7 @@ HEADERS += ["Content-Type", "Content-Transfer-Encoding", "MIME-Version"]
 )
 def test_email_subject_text_never_becomes_a_header(smtp_server: SmtpServer, subject: str, shown: str) -> None:
     """Sent straight to the channel (as a job enqueued before validation refused line breaks would be)."""
-    message = Message("sitterAssignment", "client", Contact(email=EMAIL), subject, f"Body {Q_WORD}")
+    message = RenderedMessage("sitterAssignment", "client", Contact(email=EMAIL), subject, f"Body {Q_WORD}")
     send(mail(smtp_server), message)
     [received] = smtp_server.wait_for(1)
     head = received.raw.partition(b"\r\n\r\n")[0].split(b"\r\n")
@@ -273,7 +273,7 @@ def test_email_envelope_recipient_is_the_validated_address(smtp_server, address,
     channel = EmailChannel(
         smtp_server.host, smtp_server.port, "Happy Paws <hello@petsit.example>", local_hostname="localhost"
     )
-    send(channel, Message("x", "client", Contact(email=address), "s", "b"))
+    send(channel, RenderedMessage("x", "client", Contact(email=address), "s", "b"))
     [received] = smtp_server.wait_for(1)
     assert (received.mail_from, received.rcpt_tos) == ("hello@petsit.example", [envelope])
     assert received.message["To"] == envelope
@@ -296,7 +296,7 @@ def test_email_to_something_that_is_not_an_address_is_permanent_and_sends_nothin
 ) -> None:
     """Jobs written before validation used the shared rule (or replayed from the dead letters) still
     cannot reach another mailbox: the channel applies the same rule."""
-    error = failure(mail(smtp_server), Message("x", "client", Contact(email=address), "s", "b"))
+    error = failure(mail(smtp_server), RenderedMessage("x", "client", Contact(email=address), "s", "b"))
     assert (error.retryable, error.error_class) == (False, "invalid_recipient")
     assert "evil" not in str(error) and "ana@" not in str(error)
     assert smtp_server.messages == []

@@ -33,8 +33,8 @@ from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import child_of
 from shared.vocabulary import default_idempotency_key
 from trigger_service import metrics
+from trigger_service.due_at import DueAtResolver
 from trigger_service.idempotency import IdempotencyStore, Record
-from trigger_service.scheduling import Scheduler
 from trigger_service.validation import bad_request_proto, validate_enqueue_request
 
 log = logging.getLogger(__name__)
@@ -94,13 +94,13 @@ class Enqueuer:
         producer: JobProducer,
         idempotency: IdempotencyStore,
         bookings: BookingStates,
-        scheduler: Scheduler,
+        due_times: DueAtResolver,
     ) -> None:
         self._jobs_topic = jobs_topic
         self._producer = producer
         self._idempotency = idempotency
         self._bookings = bookings
-        self._scheduler = scheduler
+        self._due_times = due_times
         self._settlers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="settle")
 
     def enqueue(
@@ -159,7 +159,7 @@ class Enqueuer:
             violations = validate_enqueue_request(request)
             due_at = None
             if not violations:
-                due_at, violations = self._scheduler.due_at(request, now)
+                due_at, violations = self._due_times.due_at(request, now)
             if violations:
                 for v in violations:
                     metrics.VALIDATION_FAILURES.labels(field=v.field.split("[", 1)[0]).inc()

@@ -26,6 +26,7 @@ from shared.redis_client import make_redis
 from trigger_service.auth import auth_interceptor
 from trigger_service.cancel import PendingCanceller
 from trigger_service.dependencies import DependencyMonitor
+from trigger_service.due_at import DueAtResolver
 from trigger_service.enqueue import Enqueuer
 from trigger_service.exposure import check_exposure, grpc_address
 from trigger_service.idempotency import IdempotencyStore
@@ -34,7 +35,6 @@ from trigger_service.limits import LimitsInterceptor
 from trigger_service.pauses import PauseStore
 from trigger_service.replay import Replayer
 from trigger_service.runs import RunsReader
-from trigger_service.scheduling import Scheduler
 from trigger_service.servicer import AutomationServicer
 from trigger_service.tls import server_credentials
 
@@ -103,11 +103,11 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
         redis_client, lease_ms=delivery_timeout_ms + 5000, accepted_ttl_s=settings.idempotency_ttl_s
     )
     bookings = BookingStates(redis_client, ttl_s=settings.booking_state_ttl_s)
-    scheduler = Scheduler(load_automation_settings(settings.automations_file))
+    due_times = DueAtResolver(load_automation_settings(settings.automations_file))
     engine = make_engine(settings.sqlalchemy_url)  # connects on first use
     sessions = make_session_factory(engine)
     servicer = AutomationServicer(
-        Enqueuer(settings.jobs_topic, producer, idempotency, bookings, scheduler),
+        Enqueuer(settings.jobs_topic, producer, idempotency, bookings, due_times),
         bookings,
         RunsReader(sessions),
         Replayer(sessions, producer, settings.jobs_topic),

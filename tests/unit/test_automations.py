@@ -11,7 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from executor_service.automations import (
     Contact,
-    Message,
+    RenderedMessage,
     format_money,
     format_time,
     join_names,
@@ -167,7 +167,7 @@ def test_variables_defaults_without_pets_price_or_last_name() -> None:
 # --- render ---------------------------------------------------------------------------------------
 
 
-def render_pair(automation_type: int, recipient: int) -> tuple[pb.EnqueueAutomationRequest, Message]:
+def render_pair(automation_type: int, recipient: int) -> tuple[pb.EnqueueAutomationRequest, RenderedMessage]:
     request = sample_request("bk-2026-0007", automation_type, recipient)
     request.booking.sitter.CopyFrom(pb.Sitter(id="s-1", name="Sam Lee", phone="+14155550199"))
     return request, render(request, SETTINGS)

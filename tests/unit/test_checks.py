@@ -32,7 +32,7 @@ def job(
 
 
 def checks(settings=SHIPPED) -> PreSendChecks:
-    return PreSendChecks(bookings=None, settings=settings)  # type: ignore[arg-type]  # verdict() reads no Redis
+    return PreSendChecks(bookings=None, automations=settings)  # type: ignore[arg-type]  # verdict() reads no Redis
 
 
 def status(found) -> str | None:

@@ -8,7 +8,7 @@ import threading
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from executor_service.automations import Contact, Message
+from executor_service.automations import Contact, RenderedMessage
 from executor_service.channel_registry import ChannelRegistry
 from executor_service.liveness import Liveness, thread_stacks
 from shared.automation_settings import Senders
@@ -82,7 +82,7 @@ def test_every_send_reports_progress_delivered_or_not(tmp_path) -> None:
     beats: list[int] = []
     settings = Settings(var_dir=tmp_path, default_channel="log")
     registry = ChannelRegistry(settings, Senders(), progress=lambda: beats.append(1))
-    message = Message("bookingConfirmation", "client", Contact(), "s", "b")
+    message = RenderedMessage("bookingConfirmation", "client", Contact(), "s", "b")
     assert registry.get("default").send(message, job_id="j", idempotency_key="k")["channel"] == "log"
     assert registry.get("null").send(message, job_id="j", idempotency_key="k") == {"channel": "null"}
     assert registry.get("null").sent == 1, "the wrapped channel's own attributes stay reachable"

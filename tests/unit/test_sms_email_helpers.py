@@ -11,7 +11,7 @@ from email.parser import BytesParser
 import pytest
 
 from executor_service import mail_format
-from executor_service.automations import Contact, Message
+from executor_service.automations import Contact, RenderedMessage
 from executor_service.channels import classify_http_status
 from executor_service.mail import EmailChannel, classify_smtp_code, message_id_for
 from executor_service.sms import twilio_error_detail
@@ -107,7 +107,9 @@ def test_message_id_is_stable_per_key_and_uses_the_sender_domain() -> None:
 
 def test_build_writes_a_multiline_subject_as_one_encoded_header() -> None:
     channel = EmailChannel("127.0.0.1", 25, "bookings@petsit.example")
-    message = Message("x", "client", Contact(email="ana@example.com"), "Booking\r\nBcc: evil@x.io", "Body")
+    message = RenderedMessage(
+        "x", "client", Contact(email="ana@example.com"), "Booking\r\nBcc: evil@x.io", "Body"
+    )
     raw = channel.build(message, to=channel.recipient(message), job_id="j1", idempotency_key="k1")
     assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")  # CRLF only
     mail = BytesParser(policy=policy.default).parsebytes(raw.replace(b"\r\n", b"\n"))

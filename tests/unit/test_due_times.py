@@ -1,4 +1,4 @@
-"""Unit tests for shared.schedule: due times per type, quiet hours, DST and far-from-UTC zones."""
+"""Unit tests for shared.due_times: due times per type, quiet hours, DST and far-from-UTC zones."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shared.automation_settings import AutomationSettings, QuietHours, TypeSettings, load_automation_settings
-from shared.schedule import defer_for_quiet_hours, effective_due_at, local_to_utc, scheduled_due_at
+from shared.due_times import defer_for_quiet_hours, effective_due_at, local_to_utc, scheduled_due_at
 
 NY = ZoneInfo("America/New_York")  # 2027: DST starts Sun Mar 14 02:00, ends Sun Nov 7 02:00
 QUIET = QuietHours(time(21), time(8))

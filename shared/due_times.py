@@ -95,7 +95,7 @@ def effective_due_at(
     booking_start: datetime,
     booking_end: datetime,
     tz: ZoneInfo,
-    settings: AutomationSettings,
+    automations: AutomationSettings,
     now: datetime,
 ) -> datetime | None:
     """When to send to this recipient: None for "now", else the aware UTC due time.
@@ -106,9 +106,9 @@ def effective_due_at(
     checked here. Raises KeyError for an unknown type name.
     """
     now = _aware("now", now)
-    recipient = settings.recipient(type_name, recipient_name)
-    scheduled = scheduled_due_at(type_name, booking_start, booking_end, tz, settings.for_type(type_name))
+    recipient = automations.recipient(type_name, recipient_name)
+    scheduled = scheduled_due_at(type_name, booking_start, booking_end, tz, automations.for_type(type_name))
     due = now if scheduled is None else max(scheduled, now)
     if recipient is None or recipient.quiet_hours:
-        due = defer_for_quiet_hours(due, tz, settings.quiet_hours)
+        due = defer_for_quiet_hours(due, tz, automations.quiet_hours)
     return None if due <= now else due
