@@ -20,7 +20,7 @@ import logging
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
@@ -58,13 +58,15 @@ _Item = tuple[pb.AutomationJob, Message]
 
 @dataclass
 class _Group:
-    """One booking's jobs, run in order from ``next`` (``slot``: which already holds its send slot)."""
+    """One booking's jobs, run in order from ``next`` (``slot``: which already holds its send slot), and
+    what they gave: their runs, and the messages of those blocked by another worker's lease."""
 
-    index: int
     items: list[_Item]
     seen: set[str]
     next: int = 0
     slot: bool = False
+    runs: list[JobRun] = field(default_factory=list)
+    blocked: list[Message] = field(default_factory=list)
 
 
 class BatchProcessor:
@@ -117,18 +119,18 @@ class BatchProcessor:
         self._keeper.hold(key for key, holder in holders.items() if holder is None)
         succeeded = self._eventlog.succeeded_keys(keys)
         snapshots = self._checks.load(jobs)
-        blocked: list[Message] = []
-        lanes = Lanes(_Group(i, items, set(succeeded)) for i, items in enumerate(groups.values()))
-        done: list[list[JobRun]] = [[] for _ in groups]
+        bookings = [_Group(items, set(succeeded)) for items in groups.values()]
+        lanes = Lanes(bookings)
 
         def lane() -> None:  # one of `concurrency` workers, each taking the next booking's jobs
             with lanes.worker():
                 while (group := lanes.take()) is not None:
-                    self._run_group(group, lanes, done[group.index], holders, snapshots, blocked, now_ms)
+                    self._run_group(group, lanes, holders, snapshots, now_ms)
 
         for lane_future in [self._pool.submit(lane) for _ in range(min(self._concurrency, len(groups)))]:
             lane_future.result()
-        runs = [run for group in done for run in group]
+        runs = [run for group in bookings for run in group.runs]
+        blocked = [msg for group in bookings for msg in group.blocked]
         self._sent.wait_written()  # the deliveries are recorded (or Redis failed: the rows record them)
         return BatchOutcome(runs=runs, poison=poison, blocked=blocked, deferred=deferred, held=held)
 
@@ -203,10 +205,8 @@ class BatchProcessor:
         self,
         group: _Group,
         lanes: Lanes[_Group],
-        runs: list[JobRun],
         holders: dict[str, Entry | None],
         snapshots: dict[str, BookingSnapshot],
-        blocked: list[Message],
         now_ms: int,
     ) -> None:
         """Run one booking's jobs in order: one already delivered is skipped (or recorded as the success it
@@ -222,12 +222,12 @@ class BatchProcessor:
                 group.next, group.slot = k, True
                 return lanes.park(group, run.wait_s)
             if isinstance(run, Slot):
-                runs.extend(self._runner.throttled(j, m, run.wait_s) for j, m in group.items[k:])
+                group.runs.extend(self._runner.throttled(j, m, run.wait_s) for j, m in group.items[k:])
                 break
             if run is None:
-                blocked.append(msg)
+                group.blocked.append(msg)
             else:
-                runs.append(run)
+                group.runs.append(run)
         lanes.finish()
 
     def _run_one(
