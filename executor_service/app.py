@@ -74,6 +74,7 @@ def build_loop(
         delay_tiers_s=settings.delay_tiers_s,
         policy_for=settings.policy_for,
     )
+    pause_watch = PauseWatch(sessions, settings.pause_refresh_s)  # started by the loop's first turn
     processor = BatchProcessor(
         runner,
         dedup,
@@ -85,7 +86,7 @@ def build_loop(
         max_unrecorded_sends=settings.max_unrecorded_sends,
         throttle=Throttle(_rate_limiter(redis_client, automations, settings), runner.channel_of),
         pauses=PauseGate(
-            PauseWatch(sessions, settings.pause_refresh_s),
+            pause_watch,
             automations,
             onward,
             default_channel=settings.default_channel,
@@ -118,7 +119,7 @@ def build_loop(
         batch_max=settings.batch_max_messages,
         batch_wait_s=settings.batch_wait_s,
         on_close=lambda: producer.close(timeout_s=5.0),
-        progress=progress or (lambda: None),
+        progress=_each_turn(pause_watch.start, progress),  # so an idle executor exports the pauses too
     )
 
 
@@ -134,3 +135,14 @@ def _rate_limiter(client: Redis, automations: AutomationSettings, settings: Sett
         max_wait_s=min(RATE_LIMIT_MAX_WAIT_S, settings.dedup_lease_s / 2),
         outage_wait_s=min(settings.delay_tiers_s),
     )
+
+
+def _each_turn(*steps: Callable[[], object] | None) -> Callable[[], None]:
+    """One callable running ``steps`` (None skipped) in order: the consume loop's per-turn hook."""
+
+    def turn() -> None:
+        for step in steps:
+            if step is not None:
+                step()
+
+    return turn

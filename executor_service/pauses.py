@@ -80,7 +80,7 @@ class PauseWatch:
 
     def current(self) -> PauseSet:
         """The pauses in force (at most ``3 × refresh_s`` old); raises PausesUnknown if unreadable."""
-        self._start()
+        self.start()
         with self._lock:
             read_at, current = self._read_at, self._current
         if read_at is None or time.monotonic() - read_at > _STALE_REFRESHES * self._refresh_s:
@@ -113,7 +113,8 @@ class PauseWatch:
                     metrics.PAUSE_STARTED.remove(*scope)
         return found
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the refresh thread (once; the consume loop's thread calls it every turn)."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="pause-watch", daemon=True)
             self._thread.start()

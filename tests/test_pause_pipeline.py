@@ -94,3 +94,27 @@ def test_paused_channel_waits_survives_restart_and_flush_then_resumes_in_order(
         assert [j for j in sent if j in jobs] == jobs, f"booking {booking} out of order"
     for job_id in held_ids:
         assert _statuses(settings, job_id) == [("paused", 1), ("succeeded", 1)]  # no attempt used
+
+
+def test_an_idle_executor_reads_pauses_and_exports_them(settings) -> None:
+    """No job flows: the executor still reads the pauses every AUTOMATION_PAUSE_REFRESH_S (so the metrics
+    and the alert on long pauses hold), and drops a lifted one."""
+    labels = {"scope": "type", "value": "postVisitThankYou"}
+
+    def paused() -> float | None:
+        return REGISTRY.get_sample_value("automation_paused", labels)
+
+    def started() -> float | None:
+        return REGISTRY.get_sample_value("automation_pause_started_timestamp_seconds", labels)
+
+    with (
+        running_trigger(settings) as (_, trigger),
+        AutomationClient(f"127.0.0.1:{trigger.port}") as client,
+        running_executor(settings),
+    ):
+        pause = client.pause(reason="idle check", automation_types=["postVisitThankYou"]).changed[0]
+        wait_until(lambda: paused() == 1.0, timeout_s=20, what="the pause read by the idle executor")
+        assert started() == pytest.approx(pause.paused_at.timestamp(), abs=0.001)
+        client.resume(reason="idle check done", automation_types=["postVisitThankYou"])
+        wait_until(lambda: paused() == 0.0, timeout_s=20, what="the lifted pause read")
+        assert started() is None
