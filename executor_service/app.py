@@ -17,13 +17,14 @@ from executor_service.consumer_loop import ConsumeLoop
 from executor_service.dedup import DedupTable
 from executor_service.lag import record_consumer_lag
 from executor_service.onward import OnwardPublisher, pick_tier
+from executor_service.pause_schedule import park_s
 from executor_service.pauses import PauseGate, PauseWatch
 from executor_service.rate_limit import RateLimiter, Throttle
 from executor_service.runner import JobRunner
 from shared.automation_settings import AutomationSettings, load_automation_settings
 from shared.booking_state import BookingStates
 from shared.config import Settings
-from shared.constants import RATE_LIMIT_MAX_WAIT_S
+from shared.constants import RATE_LIMIT_MAX_WAIT_S, SHORTEST_TIER_PARK_S
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.eventlog_writer import EventLogWriter
 from shared.kafka import JobProducer, consumer_config, make_consumer, producer_config
@@ -101,6 +102,7 @@ def build_loop(
             **{
                 "session.timeout.ms": settings.session_timeout_ms,
                 "fetch.wait.max.ms": settings.fetch_wait_max_ms,
+                "enable.partition.eof": True,  # a tier partition read to its end is parked
                 **settings.kafka_security(),
                 "statistics.interval.ms": _STATS_INTERVAL_MS,
                 "auto.commit.interval.ms": _AUTO_COMMIT_INTERVAL_MS,
@@ -108,14 +110,15 @@ def build_loop(
         ),
         stats_cb=record_consumer_lag,
     )
-    held_topics = [retry_topic(settings.jobs_topic, t) for t in settings.retry_tiers_s] + [
-        delay_topic(settings.jobs_topic, t) for t in settings.delay_tiers_s
-    ]
+    retries, delays = settings.retry_tiers_s, settings.delay_tiers_s
+    tier_park_s = {
+        retry_topic(settings.jobs_topic, t): park_s(t, retries, SHORTEST_TIER_PARK_S) for t in retries
+    } | {delay_topic(settings.jobs_topic, t): park_s(t, delays, SHORTEST_TIER_PARK_S) for t in delays}
     return ConsumeLoop(
         consumer,
         processor,
-        topics=[settings.jobs_topic, *held_topics],
-        held_topics=held_topics,
+        topics=[settings.jobs_topic, *tier_park_s],
+        tier_park_s=tier_park_s,
         batch_max=settings.batch_max_messages,
         batch_wait_s=settings.batch_wait_s,
         on_close=lambda: producer.close(timeout_s=5.0),

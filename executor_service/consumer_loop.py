@@ -12,11 +12,10 @@ commits synchronously on revoke and on shutdown.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import TypeVar
 
@@ -26,6 +25,7 @@ from executor_service import metrics
 from executor_service.batch import BatchProcessor
 from executor_service.lag import forget_lag
 from executor_service.partition_ledger import PartitionLedger
+from executor_service.pause_schedule import PauseSchedule
 from shared.codec import read_envelope
 from shared.constants import BLOCKED_RETRY_S
 from shared.kafka_message import header_pairs, offset_of, partition_of, topic_of
@@ -45,23 +45,24 @@ class ConsumeLoop:
         processor: BatchProcessor,
         *,
         topics: Sequence[str],
-        held_topics: Sequence[str],
+        tier_park_s: Mapping[str, float],
         batch_max: int,
         batch_wait_s: float,
         on_close: Callable[[], object] = lambda: None,
         progress: Callable[[], object] = lambda: None,
     ) -> None:
-        """``progress`` is called once per loop turn and per poll of an outage pause (liveness.py)."""
+        """``tier_park_s``: the retry/delay tier topics, each with how long a partition of it read to its
+        end goes unfetched (pause_schedule.py). ``progress`` is called once per loop turn and per poll
+        of an outage pause (liveness.py). The consumer must have ``enable.partition.eof`` set."""
         self._consumer = consumer
         self._processor = processor
         self._topics = list(topics)
-        self._held_topics = frozenset(held_topics)
+        self._tier_park_s = dict(tier_park_s)
         self._batch_max = batch_max
         self._batch_wait_s = batch_wait_s
         self._on_close = on_close
         self._progress = progress
-        self._resume_at: list[tuple[float, _TP]] = []  # heap of (monotonic time, partition)
-        self._paused: set[_TP] = set()
+        self._paused = PauseSchedule()
         # held-aside messages and how far each partition was handled; at most a batch held per partition
         self._ledger: PartitionLedger[Message] = PartitionLedger(
             retry_s=BLOCKED_RETRY_S, max_held_per_partition=batch_max
@@ -81,7 +82,9 @@ class ConsumeLoop:
             while not stop.is_set():
                 self._progress()
                 self._resume_due()
-                fetched = self._hold_back_not_due([m for m in self._fetch() if not self._is_error(m)])
+                messages = self._fetch()
+                fetched = self._hold_back_not_due([m for m in messages if not self._is_error(m)])
+                self._park_read_tiers(messages)
                 # held messages go first: a booking's older job runs before its newer ones of this batch
                 batch = self._ledger.take_due(time.monotonic()) + fetched
                 if batch:
@@ -115,8 +118,9 @@ class ConsumeLoop:
     def _wait_s(self) -> float:
         now = time.monotonic()
         wait_s = self._batch_wait_s
-        if self._resume_at:
-            wait_s = min(wait_s, self._resume_at[0][0] - now)
+        resume_in_s = self._paused.next_in_s(now)
+        if resume_in_s is not None:
+            wait_s = min(wait_s, resume_in_s)
         retry_in_s = self._ledger.retry_in_s(now)
         if retry_in_s is not None:
             wait_s = min(wait_s, retry_in_s)
@@ -133,6 +137,7 @@ class ConsumeLoop:
             if tp in cut:
                 continue
             due = read_envelope(header_pairs(m)).due_at_ms if tp[0] in self._held_topics else None
+            due = read_envelope(header_pairs(m)).due_at_ms if tp[0] in self._tier_park_s else None
             if due is not None and due > now_ms:
                 cut[tp] = due
                 self._pause_until(tp, offset_of(m), (due - now_ms) / 1000)
@@ -142,22 +147,27 @@ class ConsumeLoop:
             kept.append(m)
         return kept
 
+    def _park_read_tiers(self, messages: list[Message]) -> None:
+        """A tier partition read to its end (and not paused for a message not due) is parked: paused,
+        and positioned at its end, until a message written to it from now on could be due."""
+        for m in messages:
+            err, tp = m.error(), (topic_of(m), partition_of(m))
+            park_s = self._tier_park_s.get(tp[0])
+            if err is None or err.code() != KafkaError._PARTITION_EOF or park_s is None or tp in self._paused:
+                continue
+            self._pause_until(tp, offset_of(m), park_s)
+
     def _pause_until(self, tp: _TP, offset: int, delay_s: float) -> None:
         partition = TopicPartition(tp[0], tp[1], offset)
         self._consumer.pause([partition])
         self._consumer.seek(partition)
-        if tp not in self._paused:
-            self._paused.add(tp)
-            heapq.heappush(self._resume_at, (time.monotonic() + delay_s, tp))
+        self._paused.pause(tp, time.monotonic() + delay_s)
         metrics.PAUSED_PARTITIONS.set(len(self._paused))
 
     def _resume_due(self) -> None:
-        now = time.monotonic()
-        while self._resume_at and self._resume_at[0][0] <= now:
-            _, tp = heapq.heappop(self._resume_at)
-            if tp in self._paused:
-                self._paused.discard(tp)
-                self._consumer.resume([TopicPartition(*tp)])
+        due = self._paused.due(time.monotonic())
+        if due:
+            self._consumer.resume([TopicPartition(*tp) for tp in due])
         metrics.PAUSED_PARTITIONS.set(len(self._paused))
 
     @property
@@ -257,8 +267,8 @@ class ConsumeLoop:
         log.info(
             "partitions revoked", extra={"partitions": [f"{p.topic}[{p.partition}]" for p in partitions]}
         )
+        self._paused.forget((p.topic, p.partition) for p in partitions)
         for p in partitions:
-            self._paused.discard((p.topic, p.partition))
             forget_lag(p.topic, p.partition)  # its new owner reports it now
         self._ledger.revoke((p.topic, p.partition) for p in partitions)
         self._commit()

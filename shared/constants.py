@@ -53,6 +53,10 @@ BLOCKED_RETRY_S = 1.0
 # delay tiers instead.
 RATE_LIMIT_MAX_WAIT_S = 0.5
 
+# Lazy tier fetch (executor_service/pause_schedule.py): a partition of the shortest retry or delay tier,
+# read to its end, is fetched again after this long (it also takes waits shorter than its tier).
+SHORTEST_TIER_PARK_S = 0.25
+
 # Trigger dependency checks (trigger_service/dependencies.py): longest one check may take before its
 # dependency counts as down (a hung check stays down until it answers).
 DEPENDENCY_CHECK_TIMEOUT_S = 2.0
