@@ -149,10 +149,13 @@ class ConsumeLoop:
 
     def _park_read_tiers(self, messages: list[Message]) -> None:
         """A tier partition read to its end (and not paused for a message not due) is parked: paused,
-        and positioned at its end, until a message written to it from now on could be due."""
+        and positioned at its end, until a message written to it from now on could be due. An end
+        followed by more messages of its partition in the same fetch is no end (they are in hand)."""
+        last: dict[_TP, Message] = {}
         for m in messages:
-            err, tp = m.error(), (topic_of(m), partition_of(m))
-            park_s = self._tier_park_s.get(tp[0])
+            last[(topic_of(m), partition_of(m))] = m
+        for tp, m in last.items():
+            err, park_s = m.error(), self._tier_park_s.get(tp[0])
             if err is None or err.code() != KafkaError._PARTITION_EOF or park_s is None or tp in self._paused:
                 continue
             self._pause_until(tp, offset_of(m), park_s)
@@ -169,6 +172,11 @@ class ConsumeLoop:
         if due:
             self._consumer.resume([TopicPartition(*tp) for tp in due])
         metrics.PAUSED_PARTITIONS.set(len(self._paused))
+
+    @property
+    def paused(self) -> frozenset[_TP]:
+        """The partitions paused now (a message not due, a full ledger, or parked)."""
+        return self._paused.partitions()
 
     @property
     def ready(self) -> bool:

@@ -62,6 +62,9 @@ class PauseSchedule:
         for tp in tps:
             self._until.pop(tp, None)
 
+    def partitions(self) -> frozenset[TP]:
+        return frozenset(self._until)
+
     def __contains__(self, tp: object) -> bool:
         return tp in self._until
 

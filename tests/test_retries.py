@@ -11,7 +11,7 @@ from devtools.embedded import free_port
 from shared.codec import decode_job
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
-from shared.topics import dead_letter_topic
+from shared.topics import dead_letter_topic, delay_topic, retry_topic
 from tests.support.jobs import committed_lag, make_job, produce_jobs, read_all
 from tests.support.pipeline import eventlog_rows, running_executor, wait_until
 
@@ -31,6 +31,27 @@ def rows_ending_in(settings, job: pb.AutomationJob, status: str) -> list:
         return rows if rows and rows[-1].status == status else None
 
     return wait_until(probe, timeout_s=30, what=f"a {status} row")
+
+
+def test_an_idle_executor_parks_the_tier_partitions_and_still_releases_a_retry_on_time(
+    settings, http_receiver
+):
+    """Lazy tier fetch: every tier but the shortest, read to its end, stays paused while idle; a retry
+    written to the (briefly parked) shortest tier afterwards is released neither early nor late."""
+    http_receiver.respond_with([500, 200])
+    longer = {retry_topic(settings.jobs_topic, t) for t in sorted(settings.retry_tiers_s)[1:]} | {
+        delay_topic(settings.jobs_topic, t) for t in sorted(settings.delay_tiers_s)[1:]
+    }
+    with running_executor(settings) as loop:
+        wait_until(lambda: longer <= {t for t, _ in loop.paused}, timeout_s=20, what="the tiers parked")
+        assert settings.jobs_topic not in {t for t, _ in loop.paused}
+        job = make_job()
+        produce_jobs(settings, [job])
+        rows = rows_ending_in(settings, job, "succeeded")
+        assert longer <= {t for t, _ in loop.paused}, "a retry on the 2 s tier wakes no other tier"
+    assert [(r.status, r.attempt) for r in rows] == [("retry_scheduled", 1), ("succeeded", 2)]
+    sent = http_receiver.requests
+    assert 2.0 <= sent[1].received_at - sent[0].received_at <= 2.0 * 1.1 + 0.5
 
 
 def test_two_failures_then_success_retries_after_2s_and_4s(settings, http_receiver):
