@@ -136,7 +136,6 @@ class ConsumeLoop:
             tp = (topic_of(m), partition_of(m))
             if tp in cut:
                 continue
-            due = read_envelope(header_pairs(m)).due_at_ms if tp[0] in self._held_topics else None
             due = read_envelope(header_pairs(m)).due_at_ms if tp[0] in self._tier_park_s else None
             if due is not None and due > now_ms:
                 cut[tp] = due
@@ -153,10 +152,12 @@ class ConsumeLoop:
         followed by more messages of its partition in the same fetch is no end (they are in hand)."""
         last: dict[_TP, Message] = {}
         for m in messages:
-            last[(topic_of(m), partition_of(m))] = m
+            err = m.error()
+            if err is None or err.code() == KafkaError._PARTITION_EOF:  # other errors may name no partition
+                last[(topic_of(m), partition_of(m))] = m
         for tp, m in last.items():
-            err, park_s = m.error(), self._tier_park_s.get(tp[0])
-            if err is None or err.code() != KafkaError._PARTITION_EOF or park_s is None or tp in self._paused:
+            park_s = self._tier_park_s.get(tp[0])
+            if m.error() is None or park_s is None or tp in self._paused:
                 continue
             self._pause_until(tp, offset_of(m), park_s)
 
