@@ -24,7 +24,7 @@ from executor_service.runner import JobRunner
 from shared.automation_settings import AutomationSettings, load_automation_settings
 from shared.booking_state import BookingStates
 from shared.config import Settings
-from shared.constants import RATE_LIMIT_MAX_WAIT_S, SHORTEST_TIER_PARK_S
+from shared.constants import IDLE_JOBS_PARK_S, RATE_LIMIT_MAX_WAIT_S, SHORTEST_TIER_PARK_S
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.eventlog_writer import EventLogWriter
 from shared.kafka import JobProducer, consumer_config, make_consumer, producer_config
@@ -119,6 +119,7 @@ def build_loop(
         processor,
         topics=[settings.jobs_topic, *tier_park_s],
         tier_park_s=tier_park_s,
+        idle_park_s=IDLE_JOBS_PARK_S,
         batch_max=settings.batch_max_messages,
         batch_wait_s=settings.batch_wait_s,
         on_close=lambda: producer.close(timeout_s=5.0),

@@ -25,9 +25,9 @@ from executor_service import metrics
 from executor_service.batch import BatchProcessor
 from executor_service.lag import forget_lag
 from executor_service.partition_ledger import PartitionLedger
-from executor_service.pause_schedule import PauseSchedule
+from executor_service.pause_schedule import PauseSchedule, read_to_end
 from shared.codec import read_envelope
-from shared.constants import BLOCKED_RETRY_S
+from shared.constants import BLOCKED_RETRY_S, IDLE_AFTER_S
 from shared.kafka_message import header_pairs, offset_of, partition_of, topic_of
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class ConsumeLoop:
         *,
         topics: Sequence[str],
         tier_park_s: Mapping[str, float],
+        idle_park_s: float = 0.0,
         batch_max: int,
         batch_wait_s: float,
         on_close: Callable[[], object] = lambda: None,
@@ -53,11 +54,15 @@ class ConsumeLoop:
     ) -> None:
         """``tier_park_s``: the retry/delay tier topics, each with how long a partition of it read to its
         end goes unfetched (pause_schedule.py). ``progress`` is called once per loop turn and per poll
-        of an outage pause (liveness.py). The consumer must have ``enable.partition.eof`` set."""
+        of an outage pause (liveness.py). ``idle_park_s``: how long a jobs partition read to its end is
+        parked once no message came for ``IDLE_AFTER_S`` (0: never). The consumer must have
+        ``enable.partition.eof`` set."""
         self._consumer = consumer
         self._processor = processor
         self._topics = list(topics)
         self._tier_park_s = dict(tier_park_s)
+        self._idle_park_s = idle_park_s
+        self._last_message_at = time.monotonic()
         self._batch_max = batch_max
         self._batch_wait_s = batch_wait_s
         self._on_close = on_close
@@ -84,7 +89,7 @@ class ConsumeLoop:
                 self._resume_due()
                 messages = self._fetch()
                 fetched = self._hold_back_not_due([m for m in messages if not self._is_error(m)])
-                self._park_read_tiers(messages)
+                self._park_read_to_end(messages)
                 # held messages go first: a booking's older job runs before its newer ones of this batch
                 batch = self._ledger.take_due(time.monotonic()) + fetched
                 if batch:
@@ -146,20 +151,19 @@ class ConsumeLoop:
             kept.append(m)
         return kept
 
-    def _park_read_tiers(self, messages: list[Message]) -> None:
-        """A tier partition read to its end (and not paused for a message not due) is parked: paused,
-        and positioned at its end, until a message written to it from now on could be due. An end
-        followed by more messages of its partition in the same fetch is no end (they are in hand)."""
-        last: dict[_TP, Message] = {}
-        for m in messages:
-            err = m.error()
-            if err is None or err.code() == KafkaError._PARTITION_EOF:  # other errors may name no partition
-                last[(topic_of(m), partition_of(m))] = m
-        for tp, m in last.items():
-            park_s = self._tier_park_s.get(tp[0])
-            if m.error() is None or park_s is None or tp in self._paused:
-                continue
-            self._pause_until(tp, offset_of(m), park_s)
+    def _park_read_to_end(self, messages: list[Message]) -> None:
+        """Park each partition read to its end (pause_schedule.py): a tier partition (unless paused for
+        a message not due) until a message written to it from now on could be due; a jobs partition
+        only once the loop has been quiet, briefly. Parking pauses and seeks to the end: nothing in hand
+        is fetched again, and the offsets stored stay those of durable work."""
+        now = time.monotonic()
+        if any(m.error() is None for m in messages):
+            self._last_message_at = now
+        jobs_park_s = self._idle_park_s if now - self._last_message_at >= IDLE_AFTER_S else 0.0
+        for tp, offset in read_to_end(messages).items():
+            park_s = self._tier_park_s.get(tp[0], jobs_park_s)
+            if park_s and tp not in self._paused:
+                self._pause_until(tp, offset, park_s)
 
     def _pause_until(self, tp: _TP, offset: int, delay_s: float) -> None:
         partition = TopicPartition(tp[0], tp[1], offset)

@@ -5,16 +5,24 @@ Three reasons pause a partition, all with a resume time:
 - it holds a full batch of messages set aside (partition_ledger.py): paused for a while to bound memory;
 - it is a tier partition read to its end (*parked*): nothing can be due on it before the tier's wait
   floor has passed, so it is not fetched again until then (:func:`park_s`). Fetching the tiers lazily is
-  what keeps an idle executor from asking the broker for ~100 partitions every ``fetch.wait.max.ms``.
+  what keeps an idle executor from asking the broker for ~100 partitions every ``fetch.wait.max.ms``;
+- a jobs partition read to its end once no message came for ``IDLE_AFTER_S`` is parked too, for
+  ``IDLE_JOBS_PARK_S``: an idle executor then fetches 20 times a second, not once per
+  ``fetch.wait.max.ms``. The first job after a quiet spell waits for at most that park; the jobs of a
+  steady flow never wait for it (nothing is parked while messages come).
 
 A pause is forgotten when its partition is revoked (librdkafka forgets it too: a partition assigned
-again starts unpaused, is read to its end and parked again). Pure logic, no Kafka.
+again starts unpaused, is read to its end and parked again). Pure logic, no consumer.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
+
+from confluent_kafka import KafkaError, Message
+
+from shared.kafka_message import offset_of, partition_of, topic_of
 
 TP = tuple[str, int]
 
@@ -25,6 +33,18 @@ def park_s(tier_s: int, tiers_s: Sequence[int], shortest_park_s: float) -> float
     shortest holds waits >= its own length; the shortest also takes the waits shorter than itself, so
     it is looked at every ``shortest_park_s`` (capped at its length)."""
     return float(tier_s) if tier_s > min(tiers_s) else min(float(tier_s), shortest_park_s)
+
+
+def read_to_end(messages: Iterable[Message]) -> dict[TP, int]:
+    """The partitions a fetch read to their end (librdkafka's partition-EOF event), with the offset
+    after their last message. An end followed by more messages of its partition in the same fetch is
+    no end: those messages are in hand."""
+    last: dict[TP, Message] = {}
+    for m in messages:
+        err = m.error()
+        if err is None or err.code() == KafkaError._PARTITION_EOF:  # other errors may name no partition
+            last[(topic_of(m), partition_of(m))] = m
+    return {tp: offset_of(m) for tp, m in last.items() if m.error() is not None}
 
 
 class PauseSchedule:

@@ -56,6 +56,11 @@ RATE_LIMIT_MAX_WAIT_S = 0.5
 # Lazy tier fetch (executor_service/pause_schedule.py): a partition of the shortest retry or delay tier,
 # read to its end, is fetched again after this long (it also takes waits shorter than its tier).
 SHORTEST_TIER_PARK_S = 0.25
+# Once the consume loop got no message for IDLE_AFTER_S, a jobs partition read to its end is parked for
+# IDLE_JOBS_PARK_S: an idle executor fetches 1/IDLE_JOBS_PARK_S times a second, not once per
+# fetch.wait.max.ms (what an idle Tansu broker spends is per fetch request, see bench/README.md).
+IDLE_AFTER_S = 1.0
+IDLE_JOBS_PARK_S = 0.05
 
 # Trigger dependency checks (trigger_service/dependencies.py): longest one check may take before its
 # dependency counts as down (a hung check stays down until it answers).

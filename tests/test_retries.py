@@ -33,18 +33,20 @@ def rows_ending_in(settings, job: pb.AutomationJob, status: str) -> list:
     return wait_until(probe, timeout_s=30, what=f"a {status} row")
 
 
-def test_an_idle_executor_parks_the_tier_partitions_and_still_releases_a_retry_on_time(
+def test_an_idle_executor_parks_its_partitions_and_still_takes_a_job_and_releases_its_retry_on_time(
     settings, http_receiver
 ):
-    """Lazy tier fetch: every tier but the shortest, read to its end, stays paused while idle; a retry
-    written to the (briefly parked) shortest tier afterwards is released neither early nor late."""
+    """Lazy fetch: every tier but the shortest, read to its end, stays paused while idle, and the jobs
+    topic is parked briefly; a job arriving then is taken, and its retry, written to the (briefly
+    parked) shortest tier, is released neither early nor late."""
     http_receiver.respond_with([500, 200])
     longer = {retry_topic(settings.jobs_topic, t) for t in sorted(settings.retry_tiers_s)[1:]} | {
         delay_topic(settings.jobs_topic, t) for t in sorted(settings.delay_tiers_s)[1:]
     }
     with running_executor(settings) as loop:
         wait_until(lambda: longer <= {t for t, _ in loop.paused}, timeout_s=20, what="the tiers parked")
-        assert settings.jobs_topic not in {t for t, _ in loop.paused}
+        # quiet: the jobs partitions are parked briefly too, and the job below is still taken
+        wait_until(lambda: settings.jobs_topic in {t for t, _ in loop.paused}, what="the jobs topic parked")
         job = make_job()
         produce_jobs(settings, [job])
         rows = rows_ending_in(settings, job, "succeeded")

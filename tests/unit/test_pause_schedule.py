@@ -1,6 +1,8 @@
 """The consume loop's pause bookkeeping and the tier park rule (executor_service/pause_schedule.py)."""
 
-from executor_service.pause_schedule import PauseSchedule, park_s
+from confluent_kafka import KafkaError
+
+from executor_service.pause_schedule import PauseSchedule, park_s, read_to_end
 
 A, B = ("jobs.retry.2s", 0), ("jobs.delay.4s", 1)
 
@@ -48,3 +50,39 @@ def test_a_revoked_partition_is_forgotten_and_a_new_pause_after_it_counts_alone(
     assert s.pause(A, 50.0) is True  # assigned again and paused again: the old time does not resume it
     assert s.due(10.0) == []
     assert s.due(50.0) == [A]
+
+
+class _Msg:
+    """What read_to_end reads of a consumed message or event."""
+
+    def __init__(self, topic: str | None, partition: int | None, offset: int | None, code: int | None = None):
+        self._t, self._p, self._o = topic, partition, offset
+        self._err = None if code is None else KafkaError(code)
+
+    def error(self):
+        return self._err
+
+    def topic(self):
+        return self._t
+
+    def partition(self):
+        return self._p
+
+    def offset(self):
+        return self._o
+
+
+EOF_ = KafkaError._PARTITION_EOF
+
+
+def test_read_to_end_names_the_partitions_whose_last_event_of_the_fetch_is_their_end() -> None:
+    fetched = [
+        _Msg("jobs", 0, 7),
+        _Msg("jobs", 0, 8, EOF_),  # read to its end after offset 7
+        _Msg("jobs.retry.4s", 1, 3, EOF_),
+        _Msg("jobs.retry.4s", 1, 3),  # written after that end: in hand, so no end
+        _Msg("jobs.delay.16s", 2, 0, EOF_),
+        _Msg(None, None, None, KafkaError._TRANSPORT),  # a client-wide error names no partition
+    ]
+    assert read_to_end(fetched) == {("jobs", 0): 8, ("jobs.delay.16s", 2): 0}  # type: ignore[arg-type]
+    assert read_to_end([_Msg("jobs", 0, 1)]) == {}  # type: ignore[list-item]
