@@ -16,7 +16,7 @@ from redis.retry import Retry
 from shared.constants import IDEMPOTENCY_KEY_PREFIX
 from shared.errors import IdempotencyStoreUnavailable
 from shared.kafka import Delivery
-from trigger_service.idempotency import IdempotencyStore, Record
+from trigger_service.idempotency import ClaimState, IdempotencyStore, Record
 
 KEY = "bookingConfirmation:client:bk-1:1"
 DELIVERY = Delivery("automation.jobs", 2, 41)
@@ -62,8 +62,8 @@ def test_claim_of_a_fresh_key_returns_none_and_leaves_a_pending_lease(
 
 def test_second_claim_returns_the_pending_record_of_the_first(store: IdempotencyStore) -> None:
     assert claim(store, "job-1") is None
-    assert claim(store, "job-2") == Record("pending", "job-1", None)
-    assert claim(store, "job-1") == Record("pending", "job-1", None)  # even for the same job id
+    assert claim(store, "job-2") == Record(ClaimState.PENDING, "job-1", None)
+    assert claim(store, "job-1") == Record(ClaimState.PENDING, "job-1", None)  # even for the same job id
 
 
 def test_keys_are_independent(store: IdempotencyStore) -> None:
@@ -74,7 +74,7 @@ def test_keys_are_independent(store: IdempotencyStore) -> None:
 def test_accept_turns_the_claim_into_an_accepted_record(store: IdempotencyStore, client: redis.Redis) -> None:
     assert claim(store, "job-1") is None
     accept(store, "job-1", DELIVERY)
-    assert claim(store, "job-2") == Record("accepted", "job-1", DELIVERY)
+    assert claim(store, "job-2") == Record(ClaimState.ACCEPTED, "job-1", DELIVERY)
     assert stored(client) == {
         "state": "accepted",
         "job_id": "job-1",
@@ -89,7 +89,7 @@ def test_accepted_record_cannot_be_released_or_accepted_again(store: Idempotency
     accept(store, "job-1", DELIVERY)
     release(store, "job-1")
     accept(store, "job-1", Delivery("automation.jobs", 0, 7))
-    assert claim(store, "job-2") == Record("accepted", "job-1", DELIVERY)
+    assert claim(store, "job-2") == Record(ClaimState.ACCEPTED, "job-1", DELIVERY)
 
 
 def test_release_frees_the_key(store: IdempotencyStore, client: redis.Redis) -> None:
@@ -97,7 +97,7 @@ def test_release_frees_the_key(store: IdempotencyStore, client: redis.Redis) -> 
     release(store, "job-1")
     assert client.exists(IDEMPOTENCY_KEY_PREFIX + KEY) == 0
     assert claim(store, "job-2") is None
-    assert claim(store, "job-3") == Record("pending", "job-2", None)
+    assert claim(store, "job-3") == Record(ClaimState.PENDING, "job-2", None)
 
 
 def test_accept_and_release_by_another_job_change_nothing(
@@ -110,7 +110,7 @@ def test_accept_and_release_by_another_job_change_nothing(
     release(store, "job-2")
     assert client.get(redis_key) == before
     assert 0 < client.pttl(redis_key) <= ttl_before  # the lease was not renewed nor removed
-    assert claim(store, "job-3") == Record("pending", "job-1", None)
+    assert claim(store, "job-3") == Record(ClaimState.PENDING, "job-1", None)
 
 
 def test_accept_and_release_of_an_unclaimed_key_change_nothing(
@@ -125,9 +125,9 @@ def test_pending_claim_expires_after_its_lease(client: redis.Redis) -> None:
     store = IdempotencyStore(client, lease_ms=200, accepted_ttl_s=ACCEPTED_TTL_S)
     started = time.monotonic()
     assert claim(store, "job-1") is None
-    assert claim(store, "job-2") == Record("pending", "job-1", None)
+    assert claim(store, "job-2") == Record(ClaimState.PENDING, "job-1", None)
     while (existing := claim(store, "job-2")) is not None:
-        assert existing == Record("pending", "job-1", None)
+        assert existing == Record(ClaimState.PENDING, "job-1", None)
         assert time.monotonic() - started < 2, "the pending lease did not expire"
         time.sleep(0.02)
     assert time.monotonic() - started >= 0.15
@@ -138,7 +138,7 @@ def test_pending_claim_expires_after_its_lease(client: redis.Redis) -> None:
     release(store, "job-1")
     assert stored(client) == {"state": "pending", "job_id": "job-2"}
     accept(store, "job-2", DELIVERY)
-    assert claim(store, "job-3") == Record("accepted", "job-2", DELIVERY)
+    assert claim(store, "job-3") == Record(ClaimState.ACCEPTED, "job-2", DELIVERY)
 
 
 def test_one_call_claims_and_settles_many_keys_each_on_its_own(
@@ -147,7 +147,7 @@ def test_one_call_claims_and_settles_many_keys_each_on_its_own(
     assert claim(store, "job-0", "taken") is None
     assert store.claim_many({"a": "job-a", "taken": "job-t", "b": "job-b"}) == {
         "a": None,
-        "taken": Record("pending", "job-0", None),
+        "taken": Record(ClaimState.PENDING, "job-0", None),
         "b": None,
     }
     store.settle_many({"a": ("job-a", DELIVERY), "taken": ("job-t", DELIVERY), "b": ("job-b", None)})

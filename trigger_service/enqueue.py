@@ -34,7 +34,7 @@ from shared.tracing import child_of
 from shared.vocabulary import default_idempotency_key
 from trigger_service import metrics
 from trigger_service.due_at import DueAtResolver
-from trigger_service.idempotency import IdempotencyStore, Record
+from trigger_service.idempotency import ClaimState, IdempotencyStore, Record
 from trigger_service.validation import bad_request_proto, validate_enqueue_request
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class Enqueuer:
             record, job = existing.get(key), firsts[key]
             if record is None:
                 produced.append(key)
-            elif record.state == "accepted":
+            elif record.state is ClaimState.ACCEPTED:
                 self._fill(results, indices, job, record.job_id, record.delivery, duplicate=True)
             else:
                 for i in indices:
@@ -267,4 +267,4 @@ class Enqueuer:
 
 
 def _pending(record: Record | None) -> bool:
-    return record is not None and record.state == "pending"
+    return record is not None and record.state is ClaimState.PENDING

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 import redis
 
@@ -21,11 +22,18 @@ from shared.kafka import Delivery
 from shared.redis_client import load_script
 
 
+class ClaimState(StrEnum):
+    """A key's state in the table (stored as its value: the JSON stays as it was)."""
+
+    PENDING = "pending"  # claimed by a call whose produce is not answered yet
+    ACCEPTED = "accepted"  # the broker acknowledged the job
+
+
 @dataclass(frozen=True)
 class Record:
     """What the table holds for a key."""
 
-    state: str  # "pending" | "accepted"
+    state: ClaimState
     job_id: str
     delivery: Delivery | None = None
 
@@ -40,7 +48,7 @@ class Record:
     def loads(cls, raw: bytes | str) -> Record:
         p = json.loads(raw)
         delivery = Delivery(p["topic"], p["partition"], p["offset"]) if "topic" in p else None
-        return cls(p["state"], p["job_id"], delivery)
+        return cls(ClaimState(p["state"]), p["job_id"], delivery)
 
 
 class IdempotencyStore:
@@ -59,7 +67,7 @@ class IdempotencyStore:
         claimed now, else the record already there (atomic per key: the one that made the SET NX fail)."""
         if not jobs:
             return {}
-        values = [Record("pending", job_id).dumps() for job_id in jobs.values()]
+        values = [Record(ClaimState.PENDING, job_id).dumps() for job_id in jobs.values()]
         try:
             found = self._claim_many(keys=[self._key(k) for k in jobs], args=[*values, self._lease_ms])
         except redis.RedisError as exc:
@@ -72,8 +80,8 @@ class IdempotencyStore:
             return
         args: list[str | int] = []
         for job_id, delivery in outcomes.values():
-            accepted = "" if delivery is None else Record("accepted", job_id, delivery).dumps()
-            args += [Record("pending", job_id).dumps(), accepted]
+            accepted = "" if delivery is None else Record(ClaimState.ACCEPTED, job_id, delivery).dumps()
+            args += [Record(ClaimState.PENDING, job_id).dumps(), accepted]
         try:
             self._settle_many(keys=[self._key(k) for k in outcomes], args=[*args, self._accepted_ttl_ms])
         except redis.RedisError as exc:
