@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from shared.topics import topic_specs
 
 DEFAULT_KAFKA_PORT = 9092
 STOP_SIGNAL_GRACE_S = 1.0
+READY_TIMEOUT_S = 90.0  # the banner waits this long for both services' /readyz
 
 
 def _start_backends(settings: Settings) -> tuple[dict[str, str], list[EmbeddedProcess]]:
@@ -99,9 +102,8 @@ def main() -> int:
             if stop.requested:
                 return 0
             children[module] = subprocess.Popen([sys.executable, "-m", module], env=child_env)
-        if stop.requested:
-            return 0
-        _print_banner(settings)
+        if _wait_until_ready(settings, children, stop):
+            _print_banner(settings)
         exited = _first_exit(children, stop)
         if exited is None:
             return 0
@@ -122,6 +124,39 @@ def main() -> int:
         for backend in reversed(backends):
             backend.stop()
         print("stopped", file=sys.stderr)
+
+
+def _ready_urls(settings: Settings) -> list[str]:
+    """What answers 200 once the stack serves: both services' readiness (the executor's turns true once
+    its consume loop runs)."""
+    return [
+        f"http://127.0.0.1:{port}/readyz"
+        for port in (settings.trigger_metrics_port, settings.executor_metrics_port)
+    ]
+
+
+def _wait_until_ready(settings: Settings, children: dict[str, subprocess.Popen], stop: _StopRequest) -> bool:
+    """Block until every readiness URL answers 200 (True), or a child exits or a stop is requested (False).
+    After READY_TIMEOUT_S it says so on stderr and returns True: the banner still helps to debug."""
+    pending = _ready_urls(settings)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while pending:
+        if stop.requested or any(child.poll() is not None for child in children.values()):
+            return False
+        if time.monotonic() >= deadline:
+            print(f"not ready after {READY_TIMEOUT_S:.0f} s: {' '.join(pending)}", file=sys.stderr)
+            return True
+        pending = [url for url in pending if not _answers_200(url)]
+        time.sleep(0.2)
+    return True
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def _grpcurl() -> str:
