@@ -6,6 +6,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make test runs test files in parallel processes (pytest-xdist, whole files per worker; each worker has its
+# own broker and Redis database, see tests/conftest.py). TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 3
+PYTEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 BENCH_ARGS ?=
 # Validation tools for the Dockerfile and deploy/ (checkov, hadolint, kubernetes-validate, yamllint), in a
 # venv of their own: checkov's dependencies conflict with the project's pins.
@@ -45,10 +49,10 @@ demo: $(STAMP)
 	$(PY) -m devtools.demo
 
 test: $(STAMP) $(TOOLS_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
 
 chaos: $(STAMP) $(TOOLS_STAMP)
-	$(PY) -m pytest -m chaos $(PYTEST_ARGS)
+	$(PY) -m pytest -m chaos $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)

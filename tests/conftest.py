@@ -138,9 +138,9 @@ def topic_size(kafka_bootstrap: str) -> Callable[[str], int]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """``redis://`` URL of a Redis server for the whole session."""
+    """``redis://`` URL of a Redis server for the whole session (one database per xdist worker)."""
     if env := os.environ.get("TEST_REDIS_URL"):
-        yield env
+        yield worker_redis_url(env, os.environ.get("PYTEST_XDIST_WORKER", ""))
     elif docker_available():
         from testcontainers.community.redis import RedisContainer
 
@@ -152,6 +152,21 @@ def redis_url() -> Iterator[str]:
             yield server.address
         finally:
             server.stop()
+
+
+def worker_redis_url(url: str, worker: str) -> str:
+    """``url`` for pytest-xdist worker ``gwN``: database ``db - N`` (``/15`` -> 15, 14, 13, ... for
+    gw0, gw1, gw2, ...), so that workers never FLUSHDB each other's keys; ``url`` itself without xdist."""
+    if not worker.startswith("gw"):
+        return url
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    base_db = int(parts.path.strip("/") or 0)
+    db = base_db - int(worker[2:])
+    if db < 0:
+        raise pytest.UsageError(f"TEST_REDIS_URL's db {base_db} leaves no Redis database for xdist {worker}")
+    return parts._replace(path=f"/{db}").geturl()
 
 
 @pytest.fixture
