@@ -231,17 +231,18 @@ def test_a_flooding_caller_is_throttled_while_another_is_not(settings: Settings)
                 health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
         finally:
             stop.set()
+            flood_s = time.monotonic() - flood_started
             for thread in threads:
                 thread.join(timeout=10)
-            flood_s = time.monotonic() - flood_started
 
     assert errors == [], "the other caller was throttled"
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     refused = [c for c in codes if c == grpc.StatusCode.RESOURCE_EXHAUSTED]
     assert set(codes) == {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
     assert len(refused) > 10 * codes.count(grpc.StatusCode.OK), "the flood was not throttled"
-    # At most the burst plus the rate times the flood's duration (measured: a loaded machine stretches it).
-    assert codes.count(grpc.StatusCode.OK) <= 10 + 20 * flood_s + 1, flood_s
+    # At most the burst, the rate times the flood's measured duration (a loaded machine stretches it) and
+    # the one call per thread still in flight when it was told to stop.
+    assert codes.count(grpc.StatusCode.OK) <= 10 + 20 * flood_s + len(threads), flood_s
     assert all(d is not None and 0 < d <= 1 / 20 + 0.01 for d in delays), "RetryInfo missing or wrong"
     refused_after = REGISTRY.get_sample_value("automation_rate_limited_total") or 0.0
     assert refused_after - refused_before == len(refused)
