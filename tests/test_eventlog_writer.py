@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from shared.db.engine import make_session_factory
 from shared.db.event_row import EventRow
 from shared.db.event_status import EventStatus
-from shared.db.eventlog_writer import EventLogWriter
+from shared.db.eventlog_writer import EventLogWriter, insert_returning_ids
 from shared.db.migrate import upgrade
 from shared.db.models import EventLog
 
@@ -119,3 +119,21 @@ def test_a_failed_batch_writes_nothing(engine, writer):
     with pytest.raises((IntegrityError, psycopg.IntegrityError)):  # booking_id is NOT NULL
         writer.write([row("j2", "k2"), row("j3", "k3", booking_id=None)])
     assert [r["job_id"] for r in stored(engine)] == ["j1"]
+
+
+def test_insert_returning_ids_gives_each_rows_id_in_order_inside_the_callers_transaction(engine, writer):
+    writer.write([row("j0", "k0")])
+    rows = [row(f"j{n}", f"k{n}", EventStatus.CANCELLED) for n in (3, 1, 2)]  # not in key or job order
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        ids = insert_returning_ids(session, rows)
+        assert insert_returning_ids(session, []) == []
+    with Session(engine) as session:
+        by_id = {r.id: r.job_id for r in session.scalars(select(EventLog))}
+    assert [by_id[i] for i in ids] == ["j3", "j1", "j2"], (ids, by_id)
+    assert len(set(ids)) == 3 and min(ids) > min(by_id)
+
+    with pytest.raises(RuntimeError), sessions.begin() as session:
+        assert len(insert_returning_ids(session, [row("j9", "k9", EventStatus.CANCELLED)])) == 1
+        raise RuntimeError("the caller's transaction fails after the insert")
+    assert [r["job_id"] for r in stored(engine)] == ["j0", "j3", "j1", "j2"], "rolled back with it"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db.event_row import EventRow
 from shared.db.event_status import EventStatus
+from shared.db.eventlog_writer import insert_returning_ids
 from shared.db.models import EventLog
 
 PENDING = (EventStatus.SCHEDULED, EventStatus.RETRY_SCHEDULED, EventStatus.PAUSED)
@@ -31,7 +32,8 @@ class PendingCanceller:
 
     def cancel_pending(self, booking_id: str, type_names: Sequence[str], at: datetime) -> list[EventLog]:
         """Write a ``cancelled`` row for every pending job of ``booking_id`` (of ``type_names``; none:
-        every type) and return those rows, oldest job first."""
+        every type) and return those rows (detached, with their ids), oldest job first; the select and
+        the inserts are one transaction."""
         latest = select(func.max(EventLog.id)).where(EventLog.booking_id == booking_id)
         if type_names:
             latest = latest.where(EventLog.automation_type.in_(list(type_names)))
@@ -45,14 +47,12 @@ class PendingCanceller:
                 )
             )
             rows = [_cancelled_row(row, at) for row in pending]
-            session.add_all(rows)
-            session.flush()  # assigns the ids the response carries (hence the ORM here, not the writer)
-            session.expunge_all()
-        return rows
+            ids = insert_returning_ids(session, rows)
+        # Not added to a session: the values the response carries, the rows are already written.
+        return [EventLog(id=id_, **row.values()) for id_, row in zip(ids, rows, strict=True)]
 
 
-def _cancelled_row(row: EventLog, at: datetime) -> EventLog:
-    cancelled = EventRow.follow_up(
+def _cancelled_row(row: EventLog, at: datetime) -> EventRow:
+    return EventRow.follow_up(
         row, status=EventStatus.CANCELLED, outputs={"reason": CANCELLED_REASON, "was": row.status}, at=at
     )
-    return EventLog(**cancelled.values())

@@ -1,4 +1,6 @@
-"""Writes EventLog rows: a batch's rows in one transaction, behind the database's one-success guard.
+"""Writes EventLog rows, the only module that does: a batch's rows in one transaction, behind the
+database's one-success guard (``EventLogWriter``), or rows inside a caller's transaction with their new
+ids (``insert_returning_ids``, for cancel, which selects and writes in one transaction).
 
 On PostgreSQL the rows go in with ``COPY ... FROM STDIN`` (psycopg), elsewhere with one Core
 ``executemany``; COPY skips the per-row parameter binding of an INSERT (ARCHITECTURE.md,
@@ -88,6 +90,16 @@ class EventLogWriter:
             else:
                 # Core executemany (multi-row INSERT ... VALUES), not the ORM unit of work.
                 connection.execute(insert(EVENT_LOG_TABLE), [row.values() for row in rows])
+
+
+def insert_returning_ids(session: Session, rows: Sequence[EventRow]) -> list[int]:
+    """Insert ``rows`` inside ``session``'s transaction (committed or rolled back with it) and return
+    their new ids in the order of ``rows``: one ``INSERT ... RETURNING id`` (SQLite and PostgreSQL)."""
+    if not rows:
+        return []
+    statement = insert(EVENT_LOG_TABLE).returning(EVENT_LOG_TABLE.c.id, sort_by_parameter_order=True)
+    result = session.connection().execute(statement, [row.values() for row in rows])
+    return list(result.scalars())
 
 
 def _demoted(row: EventRow, already: set[str]) -> EventRow:
