@@ -8,7 +8,7 @@ import argparse
 from automationctl import convert
 from automationctl.context import Context
 from automationctl.output import OK
-from shared.client_pauses import PauseInfo
+from shared.client_pauses import PauseInfo, Scope
 from shared.names import type_name
 from shared.pauses import PAUSABLE_CHANNELS
 from shared.pii import redact_text
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     types = convert.type_list(args.type)
-    scope = {"automation_types": types, "channels": args.channel, "everything": args.all}
+    scope: Scope = {"automation_types": types, "channels": args.channel, "everything": args.all}
     with ctx.client() as client:
         call = client.pause if args.command == "pause" else client.resume
         result = call(reason=args.reason, **scope)
