@@ -1,21 +1,23 @@
 """Idle cost of `make run`: CPU seconds per process (Tansu, trigger, executor) over fixed windows, no traffic.
 
 ``python -m bench.idle_cost [window_s] [windows]`` starts ``python -m devtools.devstack`` (own ports, Redis
-``BENCH_REDIS_URL`` or db 12, var dir under /tmp), waits 40 s, then prints each process's
-(utime + stime) delta / window from /proc/<pid>/stat, and their sum, per window. Linux only.
+``BENCH_REDIS_URL`` or db 12, var dir under /tmp), waits for its banner and 40 s more, then prints each
+process's (utime + stime) delta / window from /proc/<pid>/stat, and their sum, per window. Linux only.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools.devstack_proc import start_devstack
+
 TICK = os.sysconf("SC_CLK_TCK")
 NAMES = ("tansu", "trigger_service", "executor_service")
 
@@ -45,6 +47,11 @@ def children(parent: int) -> dict[str, int]:
     return found
 
 
+def _discard(stream: IO[str] | None) -> None:
+    for _ in stream or ():
+        pass
+
+
 def main(window_s: float = 60.0, windows: int = 2) -> None:
     var_dir = tempfile.mkdtemp(prefix="idle-cost-")
     env = {
@@ -55,14 +62,8 @@ def main(window_s: float = 60.0, windows: int = 2) -> None:
         "AUTOMATION_EXECUTOR_METRICS_PORT": "18872",
         "AUTOMATION_VAR_DIR": var_dir,
     }
-    stack = subprocess.Popen(
-        [sys.executable, "-m", "devtools.devstack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    stack, _ = start_devstack(env)
+    threading.Thread(target=_discard, args=(stack.stdout,), daemon=True).start()  # a full pipe blocks it
     try:
         time.sleep(40)
         procs = children(stack.pid)

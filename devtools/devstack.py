@@ -170,6 +170,9 @@ def _grpcurl() -> str:
         return str(installed)
 
 
+BANNER_LAST_LINE = "send sample bookings: make demo"  # devstack_proc.py waits for it
+
+
 def _print_banner(settings: Settings) -> None:
     redis_url = settings.redis_url.get_secret_value().split("@")[-1]
     database = settings.sqlalchemy_url.split("@")[-1]
@@ -186,7 +189,7 @@ def _print_banner(settings: Settings) -> None:
                 f"  Redis               {redis_url}",
                 f"  EventLog database   {database}",
                 f"  outbox (log channel) {settings.outbox_file}",
-                "  send sample bookings: make demo",
+                f"  {BANNER_LAST_LINE}",
                 "",
             ]
         ),

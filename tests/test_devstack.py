@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from devtools.devstack_proc import start_devstack
 from devtools.embedded import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
@@ -45,21 +46,8 @@ def devstack_env(redis_db_url, tmp_path) -> dict[str, str]:
 def test_make_run_serves_grpcurl_demo_metrics_and_stops_on_ctrl_c(devstack_env):
     env = devstack_env
     grpc_addr = f"127.0.0.1:{env['AUTOMATION_GRPC_PORT']}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devtools.devstack"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, like a terminal's foreground job
-    )
-    output: list[str] = []
+    proc, output = start_devstack(env)  # its own process group, like a terminal's foreground job
     try:
-        deadline = time.monotonic() + 60
-        while not any("make demo" in line for line in output):
-            assert proc.poll() is None and time.monotonic() < deadline, "".join(output)
-            output.append(proc.stdout.readline())
         kafka_line = next(line for line in output if line.strip().startswith("Kafka"))
         kafka_port = int(kafka_line.split()[1].rsplit(":", 1)[1].rstrip())
         wait_for_port("127.0.0.1", int(env["AUTOMATION_GRPC_PORT"]), 20)
@@ -142,21 +130,8 @@ def _cmdline(pid: int) -> str:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, None])
 def test_make_run_stops_cleanly_on_sigterm_and_loudly_when_a_service_dies(devstack_env, stop_signal):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devtools.devstack"],
-        cwd=ROOT,
-        env=devstack_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
+    proc, output = start_devstack(devstack_env)
     try:
-        deadline = time.monotonic() + 60
-        while not any("make demo" in line for line in output):
-            assert proc.poll() is None and time.monotonic() < deadline, "".join(output)
-            output.append(proc.stdout.readline())
         wait_for_port("127.0.0.1", int(devstack_env["AUTOMATION_GRPC_PORT"]), 30)
         time.sleep(2)  # both services past start-up (their signal handlers installed)
         if stop_signal is not None:
