@@ -23,6 +23,7 @@ import grpc
 from shared.config import Settings
 from shared.tracing import log_context
 from trigger_service import metrics
+from trigger_service.interceptors import Continuation
 from trigger_service.tokens import METHOD_SCOPES, CallerTokens
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self._allowed_sans = frozenset(allowed_sans)
 
     def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         method: str = handler_call_details.method

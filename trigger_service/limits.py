@@ -37,6 +37,7 @@ from prometheus_client import Counter
 
 from shared.config import Settings
 from shared.proto.automation.v1 import automation_pb2 as pb
+from trigger_service.interceptors import Behavior, UnaryInterceptor
 from trigger_service.validation import Violation, bad_request_status
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def _lenient(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], An
     return parse
 
 
-class LimitsInterceptor(grpc.ServerInterceptor):
+class LimitsInterceptor(UnaryInterceptor):
     """Deadline cap, per-caller rate limit and undecodable requests; see the module docstring."""
 
     def __init__(self, *, max_call_deadline_s: float, rate_limit_per_s: float = 0.0, burst: int = 1) -> None:
@@ -161,17 +162,9 @@ class LimitsInterceptor(grpc.ServerInterceptor):
             return f"caller:{name}"
         return peer_host(context.peer())
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        if not handler_call_details.method.startswith(LIMITED_PREFIX):
-            return handler
-        inner = handler.unary_unary
+    def wrap(self, details: grpc.HandlerCallDetails, inner: Behavior) -> Behavior | None:
+        if not details.method.startswith(LIMITED_PREFIX):
+            return None
 
         def limited(request: Any, context: grpc.ServicerContext) -> Any:
             if self._buckets is not None:
@@ -186,11 +179,10 @@ class LimitsInterceptor(grpc.ServerInterceptor):
             # CappedContext is a ServicerContext by delegation (it cannot subclass the ABC)
             return inner(request, cast(grpc.ServicerContext, CappedContext(context, self._cap_s)))
 
-        return grpc.unary_unary_rpc_method_handler(
-            limited,
-            request_deserializer=_lenient(handler.request_deserializer),
-            response_serializer=handler.response_serializer,
-        )
+        return limited
+
+    def deserializer(self, deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+        return _lenient(deserialize)
 
 
 def _message_name(deserialize: Callable[[bytes], Any]) -> str:
