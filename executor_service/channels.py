@@ -42,6 +42,24 @@ def classify_http_status(status: int) -> tuple[bool, str]:
     return False, "http_3xx"  # a redirect: the base URL is wrong; credentials are not sent elsewhere
 
 
+# What a request that got no HTTP answer raises (urllib.error.HTTPError, an answer, is caught before).
+NO_HTTP_ANSWER = (http.client.HTTPException, urllib.error.URLError, TimeoutError, OSError)
+
+
+def no_http_answer(service: str, exc: BaseException) -> ChannelError:
+    """The retryable error for one of ``NO_HTTP_ANSWER``: an answer that is not HTTP (``protocol``), a
+    timeout, or no connection."""
+    if isinstance(exc, http.client.HTTPException):
+        return ChannelError(
+            f"{service} answered garbage: {type(exc).__name__}", retryable=True, error_class="protocol"
+        )
+    reason = getattr(exc, "reason", exc)
+    error_class = "timeout" if isinstance(reason, TimeoutError) else "connection"
+    return ChannelError(
+        f"{service} unreachable: {type(reason).__name__}: {reason}", retryable=True, error_class=error_class
+    )
+
+
 class LogChannel:
     name = "log"
 
@@ -114,14 +132,6 @@ class WebhookChannel:
             raise ChannelError(
                 f"webhook answered HTTP {exc.code}", retryable=retryable, error_class=error_class
             ) from exc
-        except http.client.HTTPException as exc:  # an answer that is not HTTP
-            raise ChannelError(
-                f"webhook answered garbage: {type(exc).__name__}", retryable=True, error_class="protocol"
-            ) from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            error_class = "timeout" if isinstance(reason, TimeoutError) else "connection"
-            raise ChannelError(
-                f"webhook unreachable: {reason}", retryable=True, error_class=error_class
-            ) from exc
+        except NO_HTTP_ANSWER as exc:
+            raise no_http_answer("webhook", exc) from exc
         return {"channel": self.name, "http_status": status}

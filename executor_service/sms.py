@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from executor_service.automations import RenderedMessage
-from executor_service.channels import classify_http_status
+from executor_service.channels import NO_HTTP_ANSWER, classify_http_status, no_http_answer
 from shared.errors import ChannelError
 from shared.pii import mask_phone, redact_phones
 
@@ -117,18 +117,8 @@ class SmsChannel:
             raise ChannelError(
                 "sms API closed the connection without answering", retryable=True, error_class="connection"
             ) from exc
-        except http.client.HTTPException as exc:  # an answer that is not HTTP
-            raise ChannelError(
-                f"sms API answered garbage: {type(exc).__name__}", retryable=True, error_class="protocol"
-            ) from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            error_class = "timeout" if isinstance(reason, TimeoutError) else "connection"
-            raise ChannelError(
-                f"sms API unreachable: {type(reason).__name__}: {reason}",
-                retryable=True,
-                error_class=error_class,
-            ) from exc
+        except NO_HTTP_ANSWER as exc:
+            raise no_http_answer("sms API", exc) from exc
 
 
 def _parse_answer(raw: bytes) -> dict[str, Any]:
