@@ -36,8 +36,11 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")
 # Name <addr> (the settings file's sender): the name may not hold what would end or nest the mailbox.
 _MAILBOX = re.compile(r"(?P<name>[^<>\"\\]*?)[ \t]*<(?P<addr>[^<>]*)>")
-# Cc controls, U+2028/U+2029 (line/paragraph separators) and the bidi overrides/isolates.
-_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Cc controls (C0, DEL, C1: CR, LF, VT, FF, NEL, ...), U+2028/U+2029 (line/paragraph separators) and
+# Unicode's Bidi_Control characters: the marks ALM, LRM, RLM (U+061C, U+200E, U+200F), the embeddings and
+# overrides (U+202A-U+202E) and the isolates (U+2066-U+2069). One C-speed scan; the trigger's validation
+# refuses the same characters in every booking text field.
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class InvalidAddress(ValueError):
@@ -95,7 +98,7 @@ def email_problem(value: str) -> str | None:
 def mailbox(value: str) -> tuple[str, str]:
     """``(display name, address)`` of a sender written ``name@example.com`` or ``Name <name@example.com>``
     (the address as :func:`email_address` returns it); raise :class:`InvalidAddress` otherwise."""
-    if _UNSAFE_TEXT.search(value):
+    if UNSAFE_TEXT.search(value):
         raise InvalidAddress("must not contain control, line-separator or bidi characters")
     match = _MAILBOX.fullmatch(value.strip(" \t"))
     name, addr = (match["name"].strip(" \t"), match["addr"]) if match else ("", value.strip(" \t"))

@@ -198,6 +198,8 @@ HOSTILE_FIELDS = [
     ("booking.sitter.name", lambda b: setattr(b.sitter, "name", "Sam\u2029Lee")),
     ("booking.sitter.name", lambda b: setattr(b.sitter, "name", "Sam\r\nX-Injected: yes")),
     ("booking.service_name", lambda b: setattr(b, "service_name", "Walk\x85Bcc: x")),
+    ("booking.client.first_name", lambda b: setattr(b.client, "first_name", "Ana\u200f")),  # RLM
+    ("booking.pets[0].name", lambda b: setattr(b.pets[0], "name", "Rex\u061c")),  # ALM
 ]
 
 

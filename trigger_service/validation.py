@@ -25,7 +25,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from shared.constants import MAX_ID_LEN
-from shared.contacts import MAX_EMAIL_LEN, email_problem
+from shared.contacts import MAX_EMAIL_LEN, UNSAFE_TEXT, email_problem
 from shared.names import AUTOMATION_TYPE_NAMES, RECIPIENT_NAMES, SERVED_RECIPIENTS, needs_sitter
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.vocabulary import (
@@ -50,9 +50,6 @@ MAX_REQUEST_BYTES = 64 * 1024
 # violations beyond this many bytes are left out (the message says how many were listed).
 MAX_DETAIL_BYTES = 4096
 
-# Unicode category Cc (C0 and C1 controls, DEL: CR, LF, VT, FF, NEL, ...), the line and paragraph
-# separators U+2028/U+2029 and the bidi overrides/isolates: one C-speed scan.
-_FORBIDDEN_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MIN_SECONDS = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp())
 _END_SECONDS = int(datetime(2101, 1, 1, tzinfo=UTC).timestamp())  # exclusive
 
@@ -260,7 +257,7 @@ def _check_text(
     if len(value) > max_len:
         out.append(Violation(field, f"must be at most {max_len} characters, got {len(value)}"))
         return False
-    bad = _FORBIDDEN_CHARS.search(value)
+    bad = UNSAFE_TEXT.search(value)
     if bad is not None:
         found = f"U+{ord(bad.group()):04X}"
         out.append(

@@ -18,7 +18,7 @@ from trigger_service.validation import MAX_REQUEST_BYTES
 
 VALID, INVALID, ANY = "valid", "invalid", "any"  # ANY: OK or INVALID_ARGUMENT, both fine
 
-_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # Bidi_Control
 _COMBOS = sorted((t, r) for t, rs in SERVED_RECIPIENTS.items() for r in rs)
 _ZONES = sorted(zoneinfo.available_timezones())
 _NOW = int(datetime.now(UTC).timestamp())

@@ -179,6 +179,7 @@ TEXT_FIELDS = [
 ]
 BAD_CHARS = ["\x00", "\x1b", "\n", "\r", "\x0b", "\x0c", "\x7f", "\x85", "\u2028", "\u2029"]
 BAD_CHARS += ["\u202a", "\u202e", "\u2066", "\u2069"]
+BAD_CHARS += ["\u061c", "\u200e", "\u200f"]  # the implicit marks: Unicode Bidi_Control too
 
 
 @pytest.mark.parametrize("path", TEXT_FIELDS)
