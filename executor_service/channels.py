@@ -1,17 +1,20 @@
 """Channels deliver a rendered message. Each classifies its failures as retryable or permanent.
 
 - ``log``: appends the message as a JSON line to an outbox file (the embedded default).
-- ``webhook``: HTTP POST of JSON to a configured URL, with a timeout and an Idempotency-Key header.
+- ``webhook``: HTTP POST of JSON to a configured URL, with a timeout and an Idempotency-Key header
+  (credentials in the URL go as Basic auth).
 - ``null``: sends nothing and counts what it was given (benchmarks).
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import asdict
 from pathlib import Path
@@ -109,7 +112,19 @@ class WebhookChannel:
     name = "webhook"
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        self._url = url
+        # Credentials in the URL (http://user:password@host/...) go as Basic auth, as curl sends them:
+        # urllib would take them for part of the host name and never reach the receiver.
+        parts = urllib.parse.urlsplit(url)
+        self._headers = {"Content-Type": "application/json"}
+        if "@" in parts.netloc:
+            user, password = (
+                urllib.parse.unquote(parts.username or ""),
+                urllib.parse.unquote(parts.password or ""),
+            )
+            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {token}"
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        self._url = parts.geturl()
         self._timeout_s = timeout_s
 
     def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
@@ -121,7 +136,7 @@ class WebhookChannel:
             self._url,
             data=body,
             method="POST",
-            headers={"Content-Type": "application/json", "Idempotency-Key": idempotency_key},
+            headers={**self._headers, "Idempotency-Key": idempotency_key},
         )
         try:
             with urllib.request.urlopen(request, timeout=self._timeout_s) as response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -106,6 +107,16 @@ def test_webhook_200_posts_the_message(http_receiver: HttpReceiver) -> None:
     assert request.headers["idempotency-key"] == IDEMPOTENCY_KEY
     assert request.headers["content-type"] == "application/json"
     assert request.body == EXPECTED_PAYLOAD
+
+
+def test_webhook_url_credentials_go_as_basic_auth_not_into_the_host(http_receiver: HttpReceiver) -> None:
+    # http://user:password@host/path, as curl and browsers take it; the password may be percent-encoded
+    url = http_receiver.url.replace("http://", "http://hook%40user:p%3Ass%2Fword@") + "?sig=abc"
+    result = send(WebhookChannel(url, timeout_s=2))
+    assert result == {"channel": "webhook", "http_status": 200}
+    (request,) = http_receiver.wait_for(1)
+    assert request.headers["authorization"] == "Basic " + base64.b64encode(b"hook@user:p:ss/word").decode()
+    assert request.path == "/hook?sig=abc"
 
 
 @pytest.mark.parametrize("status", [201, 202, 204])
