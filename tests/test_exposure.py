@@ -10,6 +10,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from devtools.embedded import free_port
 from shared.config import Settings
 from tests.support.auth_tools import token_entry, with_settings
 from tests.support.certs import CertAuthority
@@ -133,6 +134,22 @@ def test_entry_point_opt_in_serves_the_network_and_warns(settings) -> None:
         assert trigger.terminate() == 0
         warnings = [json.loads(line) for line in trigger.log_lines() if '"warning"' in line]
     assert any("WITHOUT AUTHENTICATION" in w["msg"] for w in warnings), warnings
+
+
+def test_a_second_trigger_on_a_port_in_use_refuses_to_start(settings) -> None:
+    """gRPC binds with SO_REUSEPORT unless told not to: a second trigger (another `make run`, an orphan
+    of a killed one) would share the port and the kernel would split the calls between the two."""
+    env = trigger_env(settings)
+    with TriggerProcess(env) as first:
+        first.wait_listening()
+        with TriggerProcess({**env, "AUTOMATION_TRIGGER_METRICS_PORT": str(free_port())}) as second:
+            code = second.wait_exit(30)
+            lines = second.log_lines()
+        assert code == 2, lines
+        assert not any("Traceback" in line for line in lines), lines
+        entry = json.loads(lines[-1])  # gRPC's own "Failed to add port" line may come first
+        assert entry["level"] == "error" and f"127.0.0.1:{first.grpc_port}" in entry["msg"], lines
+        assert first.terminate() == 0
 
 
 # --- other auth modes need no opt-in ---------------------------------------------------------------

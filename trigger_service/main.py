@@ -23,12 +23,12 @@ from shared.metrics_server import MetricsServer
 from shared.startup import exit_config_error, missing_backend_settings, settings_or_exit
 from trigger_service import metrics
 from trigger_service.exposure import InsecureExposureError
-from trigger_service.server import create_server
+from trigger_service.server import ListenError, create_server
 from trigger_service.tls import TlsConfigError
 from trigger_service.tokens import TokenConfigError
 
 log = logging.getLogger("trigger_service")
-_START_ERRORS = (InsecureExposureError, TokenConfigError, TlsConfigError, SettingsError)
+_START_ERRORS = (InsecureExposureError, TokenConfigError, TlsConfigError, SettingsError, ListenError)
 
 
 def main() -> None:

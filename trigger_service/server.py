@@ -121,6 +121,9 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
         options=[
             ("grpc.max_receive_message_length", settings.grpc_max_message_bytes),
             ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
+            # Never share the port: with SO_REUSEPORT (gRPC's default) a second trigger on this host
+            # (another `make run`, an orphan of a killed one) would bind too and get part of the calls.
+            ("grpc.so_reuseport", 0),
         ],
     )
     pb_grpc.add_AutomationServiceServicer_to_server(servicer, server)
@@ -130,10 +133,15 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     if settings.grpc_reflection:
         health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
         reflection.enable_server_reflection((SERVICE_NAME, health_name, reflection.SERVICE_NAME), server)
-    if credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:  # grpcio: "Failed to bind to address ..."
+        raise ListenError(
+            f"cannot listen on {address}: in use by another process, or not an address here"
+        ) from exc
     log.info(
         "trigger auth",
         extra={
@@ -147,6 +155,10 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
             "bearer tokens are accepted over plaintext: set AUTOMATION_TLS_CERT_FILE or use a TLS mesh"
         )
     return TriggerServer(server, port, health_servicer, producer, servicer, dependencies)
+
+
+class ListenError(RuntimeError):
+    """The gRPC address cannot be bound (in use, or not an address of this host)."""
 
 
 def _dependency_monitor(
