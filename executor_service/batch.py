@@ -3,10 +3,10 @@
 ``run()``: 1 decode (undecodable → dead-letter topic) and set aside jobs due later; 2 lease every key
 (dedup.py; renewed by lease_keeper.py until 6), ask the database which keys already succeeded (its guard
 outlives a flushed Redis) and read the bookings' state (checks.py); 3 run jobs concurrently across
-bookings, in offset order within one — a job that no longer makes sense (cancelled, superseded,
-disabled, late) ends without sending, one over its channel's rate limit waits parked (lanes.py) or is
-deferred (rate_limit.py) — recording each delivery in Redis right after it (sent_marks.py: pipelined in
-the background, awaited before the batch ends).
+bookings, in offset order within one (booking_jobs.py) — a job that no longer makes sense (cancelled,
+superseded, disabled, late) ends without sending, one over its channel's rate limit waits parked
+(lanes.py) or is deferred (rate_limit.py) — recording each delivery in Redis right after it
+(sent_marks.py: pipelined in the background, awaited before the batch ends).
 ``persist()`` (outcome.py): 4 publish onward (jobs due later or rate-limited to a delay topic, failures
 to a retry tier or the dead-letter topic) and wait for the acks; 5 commit the EventLog rows in one
 transaction; 6 mark final keys done, release the leases of the others. Jobs whose key another worker
@@ -20,13 +20,13 @@ import logging
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
 from executor_service import metrics
+from executor_service.booking_jobs import BatchState, BookingJobs, BookingRunner, Item
 from executor_service.checks import PreSendChecks
-from executor_service.dedup import DedupTable, Entry, Marker
+from executor_service.dedup import DedupTable
 from executor_service.failures import Failure, classify
 from executor_service.lanes import Lanes
 from executor_service.lease_keeper import LeaseKeeper
@@ -40,11 +40,10 @@ from executor_service.outcome import (
     observe_end_to_end,
 )
 from executor_service.pauses import PauseGate
-from executor_service.rate_limit import Slot, Throttle
+from executor_service.rate_limit import Throttle
 from executor_service.runner import JobRun, JobRunner, RunOutcome, event_row
 from executor_service.sent_marks import SentRecorder
 from shared import failpoints
-from shared.booking_state import BookingSnapshot
 from shared.codec import decode_job
 from shared.db.event_status import EventStatus
 from shared.db.eventlog_writer import EventLogWriter
@@ -52,21 +51,6 @@ from shared.errors import PoisonMessage
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 log = logging.getLogger(__name__)
-
-_Item = tuple[pb.AutomationJob, Message]
-
-
-@dataclass
-class _Group:
-    """One booking's jobs, run in order from ``next`` (``slot``: which already holds its send slot), and
-    what they gave: their runs, and the messages of those blocked by another worker's lease."""
-
-    items: list[_Item]
-    seen: set[str]
-    next: int = 0
-    slot: bool = False
-    runs: list[JobRun] = field(default_factory=list)
-    blocked: list[Message] = field(default_factory=list)
 
 
 class BatchProcessor:
@@ -96,6 +80,7 @@ class BatchProcessor:
         # as if each lane wrote its marker right after its send).
         self._sent = SentRecorder(dedup, max_unrecorded=max_unrecorded_sends or concurrency)
         self._keeper = LeaseKeeper(dedup)  # our leases live while the batch is in hand, not longer
+        self._bookings = BookingRunner(runner, checks, self._throttle, self._sent)
         self._concurrency = concurrency
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="job")
 
@@ -118,14 +103,14 @@ class BatchProcessor:
         holders = self._dedup.claim(keys)
         self._keeper.hold(key for key, holder in holders.items() if holder is None)
         succeeded = self._eventlog.succeeded_keys(keys)
-        snapshots = self._checks.load(jobs)
-        bookings = [_Group(items, set(succeeded)) for items in groups.values()]
+        state = BatchState(holders, self._checks.load(jobs), now_ms)
+        bookings = [BookingJobs(items, set(succeeded)) for items in groups.values()]
         lanes = Lanes(bookings)
 
         def lane() -> None:  # one of `concurrency` workers, each taking the next booking's jobs
             with lanes.worker():
                 while (group := lanes.take()) is not None:
-                    self._run_group(group, lanes, holders, snapshots, now_ms)
+                    self._bookings.run(group, lanes, state)
 
         for lane_future in [self._pool.submit(lane) for _ in range(min(self._concurrency, len(groups)))]:
             lane_future.result()
@@ -182,8 +167,8 @@ class BatchProcessor:
         return outcome.unfinished
 
     @staticmethod
-    def _decode(messages: list[Message]) -> tuple[dict[bytes, list[_Item]], list[tuple[Message, Failure]]]:
-        groups: dict[bytes, list[_Item]] = defaultdict(list)
+    def _decode(messages: list[Message]) -> tuple[dict[bytes, list[Item]], list[tuple[Message, Failure]]]:
+        groups: dict[bytes, list[Item]] = defaultdict(list)
         poison: list[tuple[Message, Failure]] = []
         for msg in messages:
             try:
@@ -200,73 +185,6 @@ class BatchProcessor:
                 continue
             groups[msg.key() or b""].append((job, msg))
         return groups, poison
-
-    def _run_group(
-        self,
-        group: _Group,
-        lanes: Lanes[_Group],
-        holders: dict[str, Entry | None],
-        snapshots: dict[str, BookingSnapshot],
-        now_ms: int,
-    ) -> None:
-        """Run one booking's jobs in order: one already delivered is skipped (or recorded as the success it
-        was), one whose key another worker holds blocked; a rate-limit wait parks the group (lanes.py)."""
-        for k in range(group.next, len(group.items)):
-            job, msg = group.items[k]
-            with job_log_context(job, msg):
-                slot = group.slot and k == group.next
-                run = self._run_one(
-                    job, msg, holders.get(job.idempotency_key), group.seen, snapshots, now_ms, slot
-                )
-            if isinstance(run, Slot) and run.reserved:
-                group.next, group.slot = k, True
-                return lanes.park(group, run.wait_s)
-            if isinstance(run, Slot):
-                group.runs.extend(self._runner.throttled(j, m, run.wait_s) for j, m in group.items[k:])
-                break
-            if run is None:
-                group.blocked.append(msg)
-            else:
-                group.runs.append(run)
-        lanes.finish()
-
-    def _run_one(
-        self,
-        job: pb.AutomationJob,
-        msg: Message,
-        holder: Entry | None,
-        seen: set[str],
-        snapshots: dict[str, BookingSnapshot],
-        now_ms: int,
-        slot: bool = False,
-    ) -> JobRun | Slot | None:
-        """One job's run; None when another worker's lease holds its key (it may be running it); the
-        rate limiter's answer when the job may not be sent yet (``slot``: it already holds its slot)."""
-        key = job.idempotency_key
-        if key in seen or (holder is not None and holder.state is Marker.DONE):
-            return self._runner.duplicate(job, msg)
-        if holder is not None and holder.state is Marker.SENT:
-            seen.add(key)
-            return self._runner.recovered(job, msg, holder.outputs)
-        if holder is not None:
-            return None
-        found = self._checks.verdict(job, snapshots, now_ms)
-        if found is not None:
-            return self._runner.ended(job, msg, *found)
-        if not slot and (wait := self._throttle.before_send(job)).wait_s > 0:
-            return wait
-        self._sent.reserve()  # bounds the deliveries not recorded yet (a crash may repeat them)
-        run = self._runner.run(job, msg)
-        if run.outcome is RunOutcome.FAILED:
-            self._sent.unreserve()
-        else:
-            seen.add(key)
-            self._record_delivery(run)
-        return run
-
-    def _record_delivery(self, run: JobRun) -> None:
-        failpoints.reached("after_send")
-        self._sent.record(run.job.idempotency_key, run.job.job_id, run.outputs or {})
 
     def _defer(self, job: pb.AutomationJob, msg: Message) -> Pending:
         """Send a job due later to its next delay topic; the first deferral writes a ``scheduled`` row."""

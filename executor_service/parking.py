@@ -1,0 +1,93 @@
+"""The consume loop's paused partitions, at the consumer: which to pause, when to resume them.
+
+A retry/delay message not due yet pauses its partition, rewound to it, until it is due; a partition read to
+its end is *parked* (pause_schedule.py says for how long); a partition holding a full batch set aside is
+paused for a while (consumer_loop.py). Every pause has its resume time in one :class:`PauseSchedule`.
+Parking pauses and seeks to the end: nothing in hand is fetched again, and the offsets stored stay those of
+durable work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from executor_service import metrics
+from executor_service.pause_schedule import TP, PauseSchedule, read_to_end
+from shared.codec import read_envelope
+from shared.constants import IDLE_AFTER_S
+from shared.kafka_message import header_pairs, offset_of, partition_of, topic_of
+
+
+class Parking:
+    def __init__(self, consumer: Consumer, *, tier_park_s: Mapping[str, float], idle_park_s: float) -> None:
+        """``tier_park_s``: the retry/delay tier topics, each with how long a partition of it read to its
+        end goes unfetched. ``idle_park_s``: how long a jobs partition read to its end is parked once no
+        message came for ``IDLE_AFTER_S`` (0: never)."""
+        self._consumer = consumer
+        self._tier_park_s = dict(tier_park_s)
+        self._idle_park_s = idle_park_s
+        self._last_message_at = time.monotonic()
+        self._paused = PauseSchedule()
+
+    def hold_back_not_due(self, batch: list[Message]) -> list[Message]:
+        """Drop retry/delay messages not due yet (and what follows them in their partition); pause and
+        rewind."""
+        now_ms = time.time() * 1000
+        cut: dict[TP, float] = {}
+        kept = []
+        for m in batch:
+            tp = (topic_of(m), partition_of(m))
+            if tp in cut:
+                continue
+            due = read_envelope(header_pairs(m)).due_at_ms if tp[0] in self._tier_park_s else None
+            if due is not None and due > now_ms:
+                cut[tp] = due
+                self.pause_until(tp, offset_of(m), (due - now_ms) / 1000)
+                continue
+            if due is not None:
+                metrics.RETRY_RELEASE_LATENESS.observe((now_ms - due) / 1000)
+            kept.append(m)
+        return kept
+
+    def park_read_to_end(self, messages: list[Message]) -> None:
+        """Park each partition read to its end: a tier partition (unless paused for a message not due)
+        until a message written to it from now on could be due; a jobs partition only once the loop has
+        been quiet, briefly."""
+        now = time.monotonic()
+        if any(m.error() is None for m in messages):
+            self._last_message_at = now
+        jobs_park_s = self._idle_park_s if now - self._last_message_at >= IDLE_AFTER_S else 0.0
+        for tp, offset in read_to_end(messages).items():
+            park_s = self._tier_park_s.get(tp[0], jobs_park_s)
+            if park_s and tp not in self._paused:
+                self.pause_until(tp, offset, park_s)
+
+    def pause_until(self, tp: TP, offset: int, delay_s: float) -> None:
+        partition = TopicPartition(tp[0], tp[1], offset)
+        self._consumer.pause([partition])
+        self._consumer.seek(partition)
+        self._paused.pause(tp, time.monotonic() + delay_s)
+        metrics.PAUSED_PARTITIONS.set(len(self._paused))
+
+    def resume_due(self) -> None:
+        due = self._paused.due(time.monotonic())
+        if due:
+            self._consumer.resume([TopicPartition(*tp) for tp in due])
+        metrics.PAUSED_PARTITIONS.set(len(self._paused))
+
+    def next_in_s(self, now: float) -> float | None:
+        """Seconds until the next pause ends (None: nothing paused)."""
+        return self._paused.next_in_s(now)
+
+    def forget(self, tps: Iterable[TP]) -> None:
+        """Revoked partitions: librdkafka forgets their pause too."""
+        self._paused.forget(tps)
+
+    def partitions(self) -> frozenset[TP]:
+        return self._paused.partitions()
+
+    def __contains__(self, tp: object) -> bool:
+        return tp in self._paused
