@@ -1,7 +1,7 @@
 """Idle cost of `make run`: CPU seconds per process (Tansu, trigger, executor) over fixed windows, no traffic.
 
-``python -m bench.idle_cost [window_s] [windows]`` starts ``python -m devtools.devstack`` (own ports, Redis
-``BENCH_REDIS_URL`` or db 12, var dir under /tmp), waits for its banner and 40 s more, then prints each
+``python -m bench.idle_cost [window_s] [windows]`` starts ``python -m devtools.devstack`` (own free ports,
+Redis ``BENCH_REDIS_URL`` or db 12, var dir under /tmp), waits for its banner and 40 s more, then prints each
 process's (utime + stime) delta / window from /proc/<pid>/stat, and their sum, per window. Linux only.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from devtools.devstack_proc import start_devstack
+from devtools.embedded import free_port
 
 TICK = os.sysconf("SC_CLK_TCK")
 NAMES = ("tansu", "trigger_service", "executor_service")
@@ -57,9 +58,10 @@ def main(window_s: float = 60.0, windows: int = 2) -> None:
     env = {
         **os.environ,
         "AUTOMATION_REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
-        "AUTOMATION_GRPC_PORT": "50871",
-        "AUTOMATION_TRIGGER_METRICS_PORT": "18871",
-        "AUTOMATION_EXECUTOR_METRICS_PORT": "18872",
+        # free ports, not fixed ones: two runs at once on a shared machine would take each other's
+        "AUTOMATION_GRPC_PORT": str(free_port()),
+        "AUTOMATION_TRIGGER_METRICS_PORT": str(free_port()),
+        "AUTOMATION_EXECUTOR_METRICS_PORT": str(free_port()),
         "AUTOMATION_VAR_DIR": var_dir,
     }
     stack, _ = start_devstack(env)
