@@ -121,24 +121,32 @@ async def batch_closed_loop(
     }
 
 
-async def paced_open_loop(go, address: str, rate: float, duration_s: float, prefix: str) -> dict:
+async def paced_open_loop(
+    go, address: str, rate: float, duration_s: float, prefix: str, noop: bool = False
+) -> dict:
     """Open loop: call ``n`` is due at ``start + n / rate`` whatever earlier calls are doing.
 
     Returns ``sends``: (job_id, scheduled, sent, answered) per accepted call, so latencies can be taken
-    from the scheduled time (a stall of the sender or the server is not hidden)."""
+    from the scheduled time (a stall of the sender or the server is not hidden). ``noop``: the standard
+    Health.Check instead (job_id ""): what a unary call of this server costs at this rate with no work."""
     factory = RequestFactory(prefix)
     channel = await _connect(address)
     call = channel.unary_unary(ENQUEUE, response_deserializer=pb.EnqueueAutomationResponse.FromString)
+    if noop:
+        health_request = health_pb2.HealthCheckRequest().SerializeToString()
+        call = channel.unary_unary(
+            HEALTH_CHECK, response_deserializer=health_pb2.HealthCheckResponse.FromString
+        )
     sends: list[tuple[str, float, float, float]] = []
     errors: Counter[str] = Counter()
     await asyncio.to_thread(go.wait)
     cpu0, start = time.process_time(), time.monotonic()
 
     async def send(n: int, scheduled: float) -> None:
-        request, sent = factory.serialized(n), time.monotonic()
+        request, sent = (health_request if noop else factory.serialized(n)), time.monotonic()
         try:
             response = await call(request, timeout=CALL_TIMEOUT_S)
-            sends.append((response.job_id, scheduled, sent, time.monotonic()))
+            sends.append((getattr(response, "job_id", ""), scheduled, sent, time.monotonic()))
         except grpc.aio.AioRpcError as exc:
             errors[exc.code().name] += 1
 

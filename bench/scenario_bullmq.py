@@ -126,6 +126,7 @@ def _ours(done: list[ScenarioResult], sizes: dict) -> dict[str, Any]:
         e2e[s8.details["rate_per_s"]] = {k: s8.details["e2e"][k] for k in ("p50_ms", "p99_ms")}
         ours["cpu_us_per_job"] = s8.details["cpu_us_per_job_sum"]
         ours["idle_cores"] = s8.details["idle_broker_and_services_cores"]
+        ours["noop_us_per_call"] = s8.details["noop_floor"]["trigger_us_per_call"]
     ours["e2e"] = e2e
     if s5 := by_key.get("5"):
         ours["peak_rss_mib"] = max((r["peak_rss_mib"] or 0 for r in s5.rows), default=None)
@@ -226,6 +227,12 @@ def _rows(theirs: dict[str, Any], ours: dict[str, Any], sizes: dict) -> list[dic
             ours.get("cpu_us_per_job"),
             "<= 1000 us",
             _at_most(ours.get("cpu_us_per_job"), 1000),
+        ),
+        _row(
+            f"of which the floor: no-op Health.Check at {cost_rate:g}/s, trigger CPU per call (ours)",
+            "us",
+            None,
+            ours.get("noop_us_per_call"),
         ),
         _row(
             "idle: broker + trigger + executor (ours)",

@@ -27,7 +27,9 @@ from bench.stack import Stack
 from bench.stages import breakdown
 from bench.stats import latency_ms
 
-SETTLE_S = 1.0  # after the warm-up rows, before the idle window
+# After the warm-up rows, before the idle window: the executor parks an idle jobs topic only once it has
+# been quiet for a second (consumer_loop.py), and the idle target is the quiet stack of `make run`.
+SETTLE_S = 5.0
 PIPELINE = ("trigger", "executor", "tansu", "redis", "postgres")
 IDLE_TARGET_GROUPS = ("trigger", "executor", "tansu")  # issue #16: <= 0.05 core for broker + services
 
@@ -55,7 +57,8 @@ def run(
             "redis": [stack.redis_pid],
             "postgres": eventlog_backends(db) if db.kind == "postgres" else [],
         }
-        time.sleep(min(SETTLE_S, idle_s))
+        settle_s = min(SETTLE_S, idle_s)
+        time.sleep(settle_s)
         idle_meter = CpuSeconds(groups)
         idle_meter.start()
         time.sleep(idle_s)
@@ -85,6 +88,7 @@ def run(
         used, window = meter.stop()
         used["generator"] = out["cpu_s"]  # measured by itself: it has exited by now
         polled = poller.stop()
+        noop = _noop_floor(trigger, groups["trigger"], rate, duration_s, f"c{stack.run_id}n")
         result.profiles = {f"cost {s.name}": s.end_profile() for s in (trigger, executor) if profile_dir}
         trigger.stop()  # reads peak RSS first
         executor.stop()
@@ -116,6 +120,7 @@ def run(
         "idle_cores": {k: round(v, 4) for k, v in idle.items()},
         "idle_broker_and_services_cores": round(idle_target, 4),
         "cpu_us_per_job_sum": per_job_us(sum(used[n] for n in pipeline), jobs),
+        "noop_floor": noop,
         "e2e": {"rate_per_s": rate, "jobs": len(e2e), **latency_ms(e2e)},
         "peak_rss_mib": {"trigger": trigger.peak_rss_mib, "executor": executor.peak_rss_mib},
     }
@@ -137,7 +142,11 @@ def run(
         f"errors {out['errors'] or 0}; window {window:.2f}s (release of the generator -> last row seen)",
         f"end to end at {rate:g}/s: p50 {e2e_ms['p50_ms']} ms, p99 {e2e_ms['p99_ms']} ms, "
         f"max {e2e_ms['max_ms']} ms (scheduled send -> success row visible, as scenario 4)",
-        f"IDLE ({idle_window:.1f}s without traffic after warm-up): broker + trigger + executor "
+        f"floor: the no-op Health.Check paced at {rate:g}/s on the same trigger costs it "
+        f"{noop['trigger_us_per_call']} us per call (and the generator {noop['generator_us_per_call']}): "
+        "the gRPC layer's own share of the trigger's cost per job",
+        f"IDLE ({idle_window:.1f}s without traffic, from {settle_s:g}s after the warm-up): "
+        "broker + trigger + executor "
         f"{idle_target:.3f} cores (issue #16 target <= 0.05)",
         "channel: null (nothing delivered); postgres = the backends serving the bench database except "
         "the poller's; redis is the whole server (other users of it count too)",
@@ -157,4 +166,36 @@ def _row(name: str, idle_cores: float | None, used_s: float | None, window_s: fl
             if used_s is None or idle_cores is None or name == "machine"
             else per_job_us(max(used_s - idle_cores * window_s, 0.0), jobs)
         ),
+    }
+
+
+def _noop_floor(trigger: Trigger, pids: list[int], rate: float, duration_s: float, prefix: str) -> dict:
+    """The no-op Health.Check paced like the jobs, on the same trigger: its CPU per call is what the
+    gRPC layer alone costs at this rate (the floor under the trigger's cost per job)."""
+    group = ClientGroup(
+        "paced",
+        [
+            {
+                "address": trigger.address,
+                "rate": rate,
+                "duration_s": duration_s,
+                "prefix": prefix,
+                "noop": True,
+            }
+        ],
+    )
+    try:
+        meter = CpuSeconds({"trigger": pids})
+        group.go()
+        meter.start()
+        [out] = group.results(duration_s + 60)
+        used, window = meter.stop()
+    finally:
+        group.close()
+    calls = len(out["sends"])
+    return {
+        "calls": calls,
+        "errors": out["errors"],
+        "trigger_us_per_call": per_job_us(used["trigger"], calls),
+        "generator_us_per_call": per_job_us(out["cpu_s"], calls),
     }

@@ -93,6 +93,8 @@ def test_every_scenario_reports_its_numbers(kafka_bootstrap, redis_url, postgres
     cost_offered = int(SMOKE["cost_rate"] * SMOKE["cost_s"])
     assert cost["details"]["jobs"] == cost["details"]["e2e"]["jobs"] == cost_offered
     assert cost["details"]["idle_broker_and_services_cores"] >= 0
+    floor = cost["details"]["noop_floor"]  # the no-op Health.Check paced like the jobs, same trigger
+    assert floor["calls"] == cost_offered and not floor["errors"] and floor["trigger_us_per_call"] > 0
     assert "IDLE" in proc.stdout
     assert {"trigger-cost", "executor-cost"} <= processes
 
