@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
@@ -37,45 +38,12 @@ _ANSWER_GRACE_S = 0.025
 _EXPIRED_MESSAGE = "the call's deadline passed before its turn came; nothing was written; retry"
 
 
-class Answer:
-    """The batcher's answer to one waiting caller (a result or an exception, set once), a Future's
-    ``result(timeout)`` without its cost: one bare lock, released when the answer is set. A Future builds
-    a Condition and an RLock per call and its wait and notify take several more lock operations, paid
-    by every unary call under load (bench/README.md, scenario 1)."""
-
-    __slots__ = ("_error", "_set", "_value")
-
-    def __init__(self) -> None:
-        self._set = threading.Lock()
-        self._set.acquire()
-        self._value: pb.EnqueueItemResult | None = None
-        self._error: BaseException | None = None
-
-    def set_result(self, value: pb.EnqueueItemResult) -> None:
-        self._value = value
-        self._set.release()
-
-    def set_exception(self, error: BaseException) -> None:
-        self._error = error
-        self._set.release()
-
-    def result(self, timeout: float | None = None) -> pb.EnqueueItemResult:
-        """The answer; raises what was set with set_exception, or TimeoutError after ``timeout`` s."""
-        if not self._set.acquire(timeout=-1 if timeout is None else max(timeout, 0.0)):
-            raise FutureTimeout
-        self._set.release()  # stays readable: a second result() returns at once
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
-
-
 @dataclass
 class _Waiting:
     request: pb.EnqueueAutomationRequest
     deadline: float  # time.perf_counter() by which the caller needs its answer
     traceparent: str | None
-    result: Answer = field(default_factory=Answer)
+    result: Future = field(default_factory=Future)
 
 
 class EnqueueCoalescer:
@@ -124,8 +92,8 @@ class EnqueueCoalescer:
 
     def submit(
         self, request: pb.EnqueueAutomationRequest, budget_s: float, traceparent: str | None
-    ) -> Answer:
-        """Hand the request to the batcher: the answer of its EnqueueItemResult (or
+    ) -> Future:
+        """Hand the request to the batcher: a future of its EnqueueItemResult (or
         IdempotencyStoreUnavailable)."""
         waiting = _Waiting(request, time.perf_counter() + budget_s, traceparent)
         with self._lock:

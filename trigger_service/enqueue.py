@@ -16,7 +16,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -27,7 +27,7 @@ from google.rpc import code_pb2, status_pb2
 
 from shared.booking_state import BookingStates
 from shared.codec import encode_job
-from shared.errors import IdempotencyStoreUnavailable, ProduceError
+from shared.errors import IdempotencyStoreUnavailable
 from shared.ids import uuid4_hexes
 from shared.kafka import Delivery, JobProducer
 from shared.names import type_name
@@ -223,24 +223,21 @@ class Enqueuer:
         spans = children_of([traceparents.get(key) for key in keys])
         messages = [encode_job(jobs[key], traceparent=span) for key, span in zip(keys, spans, strict=True)]
         answered = self._producer.produce_all(self._jobs_topic, messages)
+        settled: Future[_Outcomes] = Future()
 
-        def settle(answers: list[Delivery | ProduceError]) -> _Outcomes:
-            replies = zip(keys, answers, strict=True)
+        def settle(answers: Future) -> None:
+            replies = zip(keys, answers.result(), strict=True)
             outcomes = {k: a if isinstance(a, Delivery) else None for k, a in replies}
             self._settle(outcomes, jobs)
-            return outcomes
+            settled.set_result(outcomes)
 
+        # Settling takes Redis round trips: not on the producer's poll thread, which serves every ack.
+        answered.add_done_callback(lambda f: self._settlers.submit(settle, f))
         try:
-            answers = answered.result(timeout=max(deadline - time.perf_counter(), 0.0))
+            outcomes = settled.result(timeout=max(deadline - time.perf_counter(), 0.0))
         except FutureTimeout:
-            # The caller stops waiting; the claims are settled when the last answer arrives, on a pool
-            # thread (Redis round trips: not on the producer's poll thread, which serves every ack).
-            answered.add_done_callback(lambda f: self._settlers.submit(settle, f.result()))
             metrics.PRODUCE_ERRORS.labels("timeout").inc()
             return dict.fromkeys(keys)
-        # Answered in time: settled here, by the thread that waited (a handoff to a pool thread and
-        # back cost two thread switches per batch, a lone unary call's whole batch).
-        outcomes = settle(answers)
         failed = sum(d is None for d in outcomes.values())
         if failed:
             metrics.PRODUCE_ERRORS.labels("delivery_failed").inc(failed)
