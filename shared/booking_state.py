@@ -16,6 +16,7 @@ and on CancelAutomations; the executor reads it once per batch. ``verdict()`` is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -92,13 +93,19 @@ class BookingStates:
     def record(self, requests: Iterable[pb.EnqueueAutomationRequest]) -> None:
         """Note accepted jobs' booking versions and states (one script call)."""
         keys: list[str] = []
-        args: list[str | int] = []
+        args: list[str] = []
         for r in requests:
             b = r.booking
             keys.append(BOOKING_KEY_PREFIX + b.id)
-            args += [b.version, b.status, int(b.paid), pair_field(r.automation_type, r.recipient)]
+            args += [
+                str(b.version),
+                str(b.status),
+                "1" if b.paid else "0",
+                pair_field(r.automation_type, r.recipient),
+            ]
         if keys:
-            self._record(keys=keys, args=[*args, self._ttl_s])
+            # one JSON argument, not four per booking: redis-py packs each argument in Python
+            self._record(keys=keys, args=[json.dumps(args), self._ttl_s])
 
     def cancel(self, booking_id: str, type_names: Sequence[str], at_ms: int) -> None:
         """Cancel the booking's jobs of ``type_names`` (empty: every type) enqueued up to ``at_ms``."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
@@ -41,6 +42,23 @@ def child_of(traceparent: str | bytes | None) -> str:
     if parsed is None:
         return new_traceparent()
     return f"00-{parsed[0]}-{secrets.token_hex(8)}-{parsed[2]}"
+
+
+def children_of(traceparents: Sequence[str | bytes | None]) -> list[str]:
+    """``[child_of(p) for p in traceparents]``, cheaper for a batch: each distinct parent is parsed once
+    and the random ids come from one ``os.urandom`` call (a 500-job batch spent ~2 µs a job here)."""
+    parsed: dict[str | bytes | None, tuple[str, str, str] | None] = {}
+    rand = os.urandom(24 * len(traceparents)).hex()
+    out = []
+    for i, parent in enumerate(traceparents):
+        if parent not in parsed:
+            parsed[parent] = parse(parent)
+        found, span = parsed[parent], rand[48 * i : 48 * i + 16]
+        if found is None:  # a new trace, as new_traceparent()
+            out.append(f"00-{rand[48 * i + 16 : 48 * i + 48]}-{span}-01")
+        else:
+            out.append(f"00-{found[0]}-{span}-{found[2]}")
+    return out
 
 
 def trace_id(traceparent: str | bytes | None) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -22,15 +22,17 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import redis
+from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2, status_pb2
 
 from shared.booking_state import BookingStates
 from shared.codec import encode_job
 from shared.errors import IdempotencyStoreUnavailable
+from shared.ids import uuid4_hexes
 from shared.kafka import Delivery, JobProducer
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
-from shared.tracing import child_of
+from shared.tracing import children_of
 from shared.vocabulary import default_idempotency_key
 from trigger_service import metrics
 from trigger_service.due_at import DueAtResolver
@@ -50,17 +52,23 @@ T = TypeVar("T")
 _Results = list[pb.EnqueueItemResult | None]
 
 
-def response_for(
-    job_id: str, key: str, delivery: Delivery | None, *, duplicate: bool
-) -> pb.EnqueueAutomationResponse:
-    response = pb.EnqueueAutomationResponse(job_id=job_id, idempotency_key=key, duplicate=duplicate)
+def fill_response(
+    response: pb.EnqueueAutomationResponse,
+    job_id: str,
+    key: str,
+    delivery: Delivery | None,
+    *,
+    duplicate: bool,
+) -> None:
+    """Set an (empty) response's fields in place: building it apart and copying it into its
+    EnqueueItemResult cost a copy per item."""
+    response.job_id, response.idempotency_key, response.duplicate = job_id, key, duplicate
     if delivery is not None:
         response.topic, response.partition, response.offset = (
             delivery.topic,
             delivery.partition,
             delivery.offset,
         )
-    return response
 
 
 def item_error(code: int, message: str) -> pb.EnqueueItemResult:
@@ -130,12 +138,13 @@ class Enqueuer:
         claim_deadline = deadline if wait_pending else 0.0
         existing = self._claim({key: job.job_id for key, job in firsts.items()}, claim_deadline)
         produced: list[str] = []
+        counts: Counter[tuple[str, str]] = Counter()
         for key, indices in by_key.items():
             record, job = existing.get(key), firsts[key]
             if record is None:
                 produced.append(key)
             elif record.state is ClaimState.ACCEPTED:
-                self._fill(results, indices, job, record.job_id, record.delivery, duplicate=True)
+                self._fill(counts, results, indices, job, record.job_id, record.delivery, duplicate=True)
             else:
                 for i in indices:
                     results[i] = KEY_PENDING
@@ -146,7 +155,11 @@ class Enqueuer:
                 message = "the broker did not acknowledge the job in time; retry"
                 self._fill_error(results, by_key[key], message)
             else:
-                self._fill(results, by_key[key], firsts[key], firsts[key].job_id, delivery, duplicate=False)
+                self._fill(
+                    counts, results, by_key[key], firsts[key], firsts[key].job_id, delivery, duplicate=False
+                )
+        for (automation_type, outcome), count in counts.items():  # once per batch, not per item
+            metrics.ENQUEUED_JOBS.labels(automation_type, outcome).inc(count)
         return results
 
     def _admit(
@@ -155,6 +168,9 @@ class Enqueuer:
         """Validate and schedule every item; the valid ones' jobs by request index."""
         jobs: dict[int, pb.AutomationJob] = {}
         now = datetime.fromtimestamp(received_ns / 1e9, UTC)
+        enqueued_at = timestamp_pb2.Timestamp()
+        enqueued_at.FromNanoseconds(received_ns)
+        job_ids = uuid4_hexes(len(requests))
         for i, request in enumerate(requests):
             violations = validate_enqueue_request(request)
             due_at = None
@@ -167,12 +183,12 @@ class Enqueuer:
                 continue
             key = request.idempotency_key if request.HasField("idempotency_key") else None
             job = pb.AutomationJob(
-                job_id=uuid.uuid4().hex,
+                job_id=job_ids[i],
                 idempotency_key=key or default_idempotency_key(request),
                 request=request,
                 attempt=1,
+                enqueued_at=enqueued_at,
             )
-            job.enqueued_at.FromNanoseconds(received_ns)
             if due_at is not None:
                 job.due_at.FromDatetime(due_at)
             jobs[i] = job
@@ -204,9 +220,8 @@ class Enqueuer:
         """
         if not keys:
             return {}
-        messages = []
-        for key in keys:
-            messages.append(encode_job(jobs[key], traceparent=child_of(traceparents.get(key))))
+        spans = children_of([traceparents.get(key) for key in keys])
+        messages = [encode_job(jobs[key], traceparent=span) for key, span in zip(keys, spans, strict=True)]
         answered = self._producer.produce_all(self._jobs_topic, messages)
         settled: Future[_Outcomes] = Future()
 
@@ -243,6 +258,7 @@ class Enqueuer:
 
     @staticmethod
     def _fill(
+        counts: Counter[tuple[str, str]],
         results: _Results,
         indices: Sequence[int],
         job: pb.AutomationJob,
@@ -252,13 +268,14 @@ class Enqueuer:
         duplicate: bool,
     ) -> None:
         automation_type = type_name(job.request.automation_type)
+        due_at = job.due_at if job.HasField("due_at") and not duplicate else None
         for n, i in enumerate(indices):
             dup = duplicate or n > 0
-            response = response_for(job_id, job.idempotency_key, delivery, duplicate=dup)
-            if job.HasField("due_at") and not duplicate:
-                response.due_at.CopyFrom(job.due_at)
-            results[i] = pb.EnqueueItemResult(accepted=response)
-            metrics.ENQUEUED_JOBS.labels(automation_type, "duplicate" if dup else "accepted").inc()
+            result = results[i] = pb.EnqueueItemResult()
+            fill_response(result.accepted, job_id, job.idempotency_key, delivery, duplicate=dup)
+            if due_at is not None:
+                result.accepted.due_at.CopyFrom(due_at)
+            counts[automation_type, "duplicate" if dup else "accepted"] += 1
 
     @staticmethod
     def _fill_error(results: _Results, indices: Sequence[int], message: str) -> None:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from json.encoder import encode_basestring_ascii
 
 import redis
 
@@ -20,6 +21,9 @@ from shared.constants import IDEMPOTENCY_KEY_PREFIX
 from shared.errors import IdempotencyStoreUnavailable
 from shared.kafka import Delivery
 from shared.redis_client import load_script
+
+# json.dumps's own string encoder (ensure_ascii): a JSON string literal, quotes included.
+_quoted = encode_basestring_ascii
 
 
 class ClaimState(StrEnum):
@@ -38,11 +42,14 @@ class Record:
     delivery: Delivery | None = None
 
     def dumps(self) -> str:
+        """The stored JSON, exactly as ``json.dumps({"state", "job_id"[, "topic", "partition",
+        "offset"]}, separators=(",", ":"))`` writes it (the settle script compares it byte for byte),
+        formatted directly: three records per job, json.dumps took ~3 µs each."""
+        head = f'{{"state":"{self.state.value}","job_id":{_quoted(self.job_id)}'
         d = self.delivery
-        payload: dict[str, str | int] = {"state": self.state, "job_id": self.job_id}
-        if d is not None:
-            payload.update(topic=d.topic, partition=d.partition, offset=d.offset)
-        return json.dumps(payload, separators=(",", ":"))
+        if d is None:
+            return head + "}"
+        return f'{head},"topic":{_quoted(d.topic)},"partition":{int(d.partition)},"offset":{int(d.offset)}}}'
 
     @classmethod
     def loads(cls, raw: bytes | str) -> Record:
@@ -67,9 +74,9 @@ class IdempotencyStore:
         claimed now, else the record already there (atomic per key: the one that made the SET NX fail)."""
         if not jobs:
             return {}
-        values = [Record(ClaimState.PENDING, job_id).dumps() for job_id in jobs.values()]
+        values = json.dumps([Record(ClaimState.PENDING, job_id).dumps() for job_id in jobs.values()])
         try:
-            found = self._claim_many(keys=[self._key(k) for k in jobs], args=[*values, self._lease_ms])
+            found = self._claim_many(keys=[self._key(k) for k in jobs], args=[values, self._lease_ms])
         except redis.RedisError as exc:
             raise IdempotencyStoreUnavailable(str(exc)) from exc
         return {k: Record.loads(v) if v else None for k, v in zip(jobs, found, strict=True)}
@@ -78,11 +85,13 @@ class IdempotencyStore:
         """Accept (delivery given) or release (None) many claims, key -> (job id, delivery): one call."""
         if not outcomes:
             return
-        args: list[str | int] = []
+        values: list[str] = []
         for job_id, delivery in outcomes.values():
             accepted = "" if delivery is None else Record(ClaimState.ACCEPTED, job_id, delivery).dumps()
-            args += [Record(ClaimState.PENDING, job_id).dumps(), accepted]
+            values += [Record(ClaimState.PENDING, job_id).dumps(), accepted]
         try:
-            self._settle_many(keys=[self._key(k) for k in outcomes], args=[*args, self._accepted_ttl_ms])
+            self._settle_many(
+                keys=[self._key(k) for k in outcomes], args=[json.dumps(values), self._accepted_ttl_ms]
+            )
         except redis.RedisError as exc:
             raise IdempotencyStoreUnavailable(str(exc)) from exc
