@@ -62,6 +62,8 @@ class BatchOutcome:
     rows: list[EventRow] = field(default_factory=list)
     unfinished: list[Message] = field(default_factory=list)
     released: list[str] = field(default_factory=list)  # keys of runs whose outcome is not durable
+    keys: frozenset[str] = frozenset()  # the keys the batch ran (or found blocked): busy until MARKED
+    lease_ticket: int = 0  # our leases on them, renewed until MARKED (lease_keeper.py)
 
 
 def await_publishes(pending: list[Pending], rows: list[EventRow]) -> list[Pending]:
