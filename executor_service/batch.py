@@ -163,8 +163,7 @@ class BatchProcessor:
             ]
             outcome.pending += [self._pauses.hold(h) for h in outcome.held if self._pauses is not None]
             for run in (r for r in outcome.runs if r.outcome is not RunOutcome.THROTTLED):
-                with job_log_context(run.job, run.msg):
-                    status, publish = self._disposition(run)
+                status, publish = self._disposition(run)
                 row = event_row(run, status, redact_contacts=self._runner.redact_contacts)
                 if publish is None:
                     outcome.rows.append(row)
@@ -226,14 +225,16 @@ class BatchProcessor:
             metrics.DEDUP_SKIPS.labels(run.automation_type).inc()
             return EventStatus.SKIPPED_DUPLICATE, None
         if run.outcome is RunOutcome.ENDED and run.end_status is not None:
-            log.info(
-                "job ended without sending",
-                extra={"job_id": run.job.job_id, "status": run.end_status, "reason": run.outputs},
-            )
+            with job_log_context(run.job, run.msg):
+                log.info(
+                    "job ended without sending",
+                    extra={"job_id": run.job.job_id, "status": run.end_status, "reason": run.outputs},
+                )
             return run.end_status, None
         if run.outcome is not RunOutcome.FAILED or run.failure is None:
-            return EventStatus.SUCCEEDED, None
-        hop, publish = self._onward.failed(run.job, run.msg, run.failure)
+            return EventStatus.SUCCEEDED, None  # nothing logged: no log context to set up per job
+        with job_log_context(run.job, run.msg):
+            hop, publish = self._onward.failed(run.job, run.msg, run.failure)
         return hop.status, publish
 
     def close(self) -> None:

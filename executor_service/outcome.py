@@ -15,7 +15,7 @@ from confluent_kafka import Message
 from executor_service import metrics
 from executor_service.failures import Failure
 from executor_service.runner import JobRun
-from shared.codec import read_envelope
+from shared.codec import read_traceparent
 from shared.db.event_row import EventRow
 from shared.kafka_message import header_pairs
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -97,5 +97,5 @@ def job_log_context(job: pb.AutomationJob, msg: Message) -> AbstractContextManag
     return log_context(
         job_id=job.job_id,
         attempt=job.attempt,
-        trace_id=trace_id(read_envelope(header_pairs(msg)).traceparent),
+        trace_id=trace_id(read_traceparent(header_pairs(msg))),
     )
