@@ -1,11 +1,11 @@
 """Records deliveries in the dedup table right after they happen, without a Redis round trip per job.
 
-Job threads hand each delivery to ``SentRecorder.record()`` and go on; a background thread writes
-whatever has queued up meanwhile in one round trip (group commit, shared/batcher.py), so the markers of
-all lanes share round trips. A send first ``reserve()``s one of ``max_unrecorded`` slots, freed when its
-marker is written: a crash can repeat at most that many sends (the executor uses its concurrency, the
-same bound as a synchronous write per job). The batch waits for its markers (``wait_written()``) before
-it makes its outcome durable.
+Job threads hand each delivery to ``SentRecorder.record()`` and go on; a background thread (two, so that
+two writes may be in flight) writes whatever has queued up meanwhile in one round trip (group commit,
+shared/batcher.py), so the markers of all lanes share round trips. A send first ``reserve()``s one of
+``max_unrecorded`` slots, freed when its marker is written: a crash can repeat at most that many sends
+(the executor uses its concurrency, the same bound as a synchronous write per job). The batch waits for
+its markers (``wait_written()``) before it makes its outcome durable.
 """
 
 from __future__ import annotations
