@@ -19,14 +19,16 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 from confluent_kafka import Message
 
 from executor_service import metrics
 from executor_service.booking_jobs import BatchState, BookingJobs, BookingRunner, Item
 from executor_service.checks import PreSendChecks
-from executor_service.dedup import DedupTable
+from executor_service.dedup import DedupTable, Entry, Marker
 from executor_service.failures import Failure, classify
 from executor_service.lanes import Lanes
 from executor_service.lease_keeper import LeaseKeeper
@@ -51,6 +53,9 @@ from shared.errors import PoisonMessage
 from shared.proto.automation.v1 import automation_pb2 as pb
 
 log = logging.getLogger(__name__)
+
+# A key of the batch still being made durable: blocked like another worker's lease (see run()).
+_IN_FLIGHT = Entry(Marker.LEASE, "", "this worker, previous batch")
 
 
 class BatchProcessor:
@@ -88,9 +93,12 @@ class BatchProcessor:
     def max_unrecorded_sends(self) -> int:
         return self._sent.max_unrecorded
 
-    def run(self, messages: list[Message]) -> BatchOutcome:
+    def run(self, messages: list[Message], busy: Collection[str] = frozenset()) -> BatchOutcome:
         """Decode, lease and run the batch's jobs; nothing is published or written yet.
 
+        ``busy``: the keys of the previous batch, still being made durable (consumer_loop.py): their
+        jobs are blocked here as if another worker held them (held aside, tried again once that batch
+        is durable), so a key never runs while its previous outcome is not recorded.
         Raises before any job ran when Redis or the database cannot be asked about the keys.
         """
         metrics.BATCH_SIZE.observe(len(messages))
@@ -100,10 +108,29 @@ class BatchProcessor:
         groups, held = self._pauses.split(groups) if self._pauses is not None else (groups, [])
         jobs = [job for items in groups.values() for job, _ in items]
         keys = [job.idempotency_key for job in jobs]
-        holders = self._dedup.claim(keys)
-        self._keeper.hold(key for key, holder in holders.items() if holder is None)
-        succeeded = self._eventlog.succeeded_keys(keys)
-        state = BatchState(holders, self._checks.load(jobs), now_ms)
+        holders = self._dedup.claim(key for key in keys if key not in busy)
+        holders.update((key, _IN_FLIGHT) for key in keys if key in busy)
+        ticket = self._keeper.add(key for key, holder in holders.items() if holder is None)
+        outcome = BatchOutcome(
+            [], poison, [], deferred=deferred, held=held, keys=frozenset(keys), lease_ticket=ticket
+        )
+        try:
+            self._run_jobs(outcome, groups, jobs, BatchState(holders, {}, now_ms))
+        except BaseException:
+            self._keeper.drop(ticket)  # tried again from the claim (our leases are taken again)
+            raise
+        return outcome
+
+    def _run_jobs(
+        self,
+        outcome: BatchOutcome,
+        groups: dict[bytes, list[Item]],
+        jobs: list[pb.AutomationJob],
+        state: BatchState,
+    ) -> None:
+        """Step 3 of run(): the jobs, across lanes; their runs and blocked messages go to ``outcome``."""
+        succeeded = self._eventlog.succeeded_keys(outcome.keys)
+        state = replace(state, snapshots=self._checks.load(jobs))
         bookings = [BookingJobs(items, set(succeeded)) for items in groups.values()]
         lanes = Lanes(bookings)
 
@@ -114,10 +141,9 @@ class BatchProcessor:
 
         for lane_future in [self._pool.submit(lane) for _ in range(min(self._concurrency, len(groups)))]:
             lane_future.result()
-        runs = [run for group in bookings for run in group.runs]
-        blocked = [msg for group in bookings for msg in group.blocked]
+        outcome.runs = [run for group in bookings for run in group.runs]
+        outcome.blocked = [msg for group in bookings for msg in group.blocked]
         self._sent.wait_written()  # the deliveries are recorded (or Redis failed: the rows record them)
-        return BatchOutcome(runs=runs, poison=poison, blocked=blocked, deferred=deferred, held=held)
 
     def persist(self, outcome: BatchOutcome) -> list[Message]:
         """Make the outcome durable: onward publishes acked, rows committed, keys marked.
@@ -137,8 +163,7 @@ class BatchProcessor:
             ]
             outcome.pending += [self._pauses.hold(h) for h in outcome.held if self._pauses is not None]
             for run in (r for r in outcome.runs if r.outcome is not RunOutcome.THROTTLED):
-                with job_log_context(run.job, run.msg):
-                    status, publish = self._disposition(run)
+                status, publish = self._disposition(run)
                 row = event_row(run, status, redact_contacts=self._runner.redact_contacts)
                 if publish is None:
                     outcome.rows.append(row)
@@ -162,7 +187,7 @@ class BatchProcessor:
             not_done = [r.idempotency_key for r in outcome.rows if r.status not in EventStatus.FINAL]
             self._dedup.release(not_done + outcome.released)
             outcome.stage = Stage.MARKED
-            self._keeper.clear()
+            self._keeper.drop(outcome.lease_ticket)
             failpoints.reached("after_done_mark")
         return outcome.unfinished
 
@@ -200,14 +225,16 @@ class BatchProcessor:
             metrics.DEDUP_SKIPS.labels(run.automation_type).inc()
             return EventStatus.SKIPPED_DUPLICATE, None
         if run.outcome is RunOutcome.ENDED and run.end_status is not None:
-            log.info(
-                "job ended without sending",
-                extra={"job_id": run.job.job_id, "status": run.end_status, "reason": run.outputs},
-            )
+            with job_log_context(run.job, run.msg):
+                log.info(
+                    "job ended without sending",
+                    extra={"job_id": run.job.job_id, "status": run.end_status, "reason": run.outputs},
+                )
             return run.end_status, None
         if run.outcome is not RunOutcome.FAILED or run.failure is None:
-            return EventStatus.SUCCEEDED, None
-        hop, publish = self._onward.failed(run.job, run.msg, run.failure)
+            return EventStatus.SUCCEEDED, None  # nothing logged: no log context to set up per job
+        with job_log_context(run.job, run.msg):
+            hop, publish = self._onward.failed(run.job, run.msg, run.failure)
         return hop.status, publish
 
     def close(self) -> None:

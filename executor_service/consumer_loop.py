@@ -9,6 +9,13 @@ its onward publish not acknowledged) is held aside and run again alone a second 
 (partition_ledger.py); its partition is not rewound, so what followed it is neither run nor recorded
 again. librdkafka's auto-commit commits what was stored; the loop commits synchronously on revoke and on
 shutdown.
+
+Pipelined: a batch is made durable (``persist``: publishes acked, rows committed, keys marked done) on a
+thread of its own while the loop runs the next batch, if one has already arrived. At most one batch is
+being made durable: the next one waits for it before its own persist starts, and the offsets of a batch are
+stored only once its persist is through (on this thread), so the order of stored offsets and every crash
+bound stay those of the serial loop. Keys of the batch in flight are blocked in the next one
+(``BatchProcessor.run``'s ``busy``); a revoke or shutdown first finishes the persist in flight.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from functools import partial
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -25,6 +34,7 @@ from executor_service import metrics
 from executor_service.batch import BatchProcessor
 from executor_service.lag import forget_lag
 from executor_service.outage import OutagePause
+from executor_service.outcome import BatchOutcome, Stage
 from executor_service.parking import Parking
 from executor_service.partition_ledger import PartitionLedger
 from shared.constants import BLOCKED_RETRY_S
@@ -32,6 +42,15 @@ from shared.constants import BLOCKED_RETRY_S
 log = logging.getLogger(__name__)
 
 _TP = tuple[str, int]
+
+
+@dataclass
+class _InFlight:
+    """A batch run and being made durable on the persist thread."""
+
+    batch: list[Message]
+    outcome: BatchOutcome
+    persisting: Future[list[Message]]
 
 
 class ConsumeLoop:
@@ -67,6 +86,8 @@ class ConsumeLoop:
             retry_s=BLOCKED_RETRY_S, max_held_per_partition=batch_max
         )
         self.assigned = threading.Event()
+        self._in_flight: _InFlight | None = None
+        self._persister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="persist")
 
     @property
     def processor(self) -> BatchProcessor:
@@ -85,28 +106,59 @@ class ConsumeLoop:
                 self._parking.park_read_to_end(messages)
                 # held messages go first: a booking's older job runs before its newer ones of this batch
                 batch = self._ledger.take_due(time.monotonic()) + fetched
-                if batch:
-                    outcome = self._outage.until_ok(partial(self._processor.run, batch), stop)
-                    if outcome is None:
+                if not batch:
+                    if not self._finish_in_flight(stop):  # nothing more came: make the last one durable
                         break
-                    unfinished = self._outage.until_ok(partial(self._processor.persist, outcome), stop)
-                    if unfinished is None:
-                        break
-                    self._store_offsets(batch, unfinished)
+                    continue
+                busy = self._in_flight.outcome.keys if self._in_flight is not None else frozenset()
+                outcome = self._outage.until_ok(partial(self._processor.run, batch, busy), stop)
+                if outcome is None or not self._finish_in_flight(stop):
+                    break
+                persisting = self._persister.submit(self._processor.persist, outcome)
+                self._in_flight = _InFlight(batch, outcome, persisting)
         finally:
             metrics.READY.set(0)
+            self._finish_in_flight(stop)  # the batch in hand is made durable (tried once more if stopping)
             self._commit()
             self._consumer.close()
+            self._persister.shutdown(wait=True)
             self._processor.close()
             self._on_close()
             log.info("consumer closed")
 
+    def _finish_in_flight(self, stop: threading.Event) -> bool:
+        """Wait for the batch being made durable and store its offsets; a persist that failed (Redis or
+        the database down) is resumed here, with the outage pause. False: stopped before it was durable
+        (nothing of it is stored: it is redelivered)."""
+        in_flight = self._in_flight
+        if in_flight is None:
+            return True
+        wait([in_flight.persisting])
+        failure = in_flight.persisting.exception()
+
+        def persist() -> list[Message]:  # its failure on the persist thread starts the outage pause
+            nonlocal failure
+            if failure is not None:
+                raised, failure = failure, None
+                raise raised
+            return self._processor.persist(in_flight.outcome)  # done: returns at once; else resumes
+
+        unfinished = self._outage.until_ok(persist, stop)
+        if self._in_flight is not in_flight:  # finished meanwhile by a revoke (served while polling)
+            return True
+        self._in_flight = None
+        if unfinished is None:
+            return False
+        self._store_offsets(in_flight.batch, unfinished)
+        return True
+
     def _fetch(self) -> list[Message]:
         """Up to ``batch_max`` messages: whatever is already fetched, else wait (up to the batch wait)
         for the first one and take what arrived with it. Batches grow with load; a lone message is
-        handled as soon as it arrives, not after a batch-filling timeout."""
+        handled as soon as it arrives, not after a batch-filling timeout. While a batch is being made
+        durable, only what is already fetched is taken (nothing: the loop finishes that batch first)."""
         messages = self._consumer.consume(num_messages=self._batch_max, timeout=0)
-        if messages:
+        if messages or self._in_flight is not None:
             return messages
         first = self._consumer.consume(num_messages=1, timeout=self._wait_s())
         if not first or self._batch_max == 1:
@@ -147,13 +199,19 @@ class ConsumeLoop:
                 },
             )
         for tp in self._ledger.crowded():  # bound what is held: take no more from it for a while
-            self._parking.pause_until(tp, self._ledger.next_offset(tp), BLOCKED_RETRY_S)
+            self._parking.pause_until(tp, self._position(tp), BLOCKED_RETRY_S)
         if not offsets:  # only partitions revoked meanwhile: their new owner has them
             return
         try:
             self._consumer.store_offsets(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()])
         except KafkaException as exc:  # a partition revoked meanwhile: its new owner redelivers, dedup skips
             log.warning("could not store offsets", extra={"error": str(exc)})
+
+    def _position(self, tp: _TP) -> int:
+        """Where consumption of ``tp`` goes on: past what was handled and past the batch run meanwhile
+        (pipelined), i.e. the consumer's position; the ledger's when the consumer has none."""
+        [position] = self._consumer.position([TopicPartition(*tp)])
+        return max(position.offset, self._ledger.next_offset(tp))
 
     def _commit(self) -> None:
         try:
@@ -173,6 +231,12 @@ class ConsumeLoop:
         log.info(
             "partitions revoked", extra={"partitions": [f"{p.topic}[{p.partition}]" for p in partitions]}
         )
+        in_flight = self._in_flight
+        if in_flight is not None:  # its offsets are stored (and committed below) once it is durable
+            wait([in_flight.persisting])
+            if in_flight.persisting.exception() is None and in_flight.outcome.stage is Stage.MARKED:
+                self._in_flight = None
+                self._store_offsets(in_flight.batch, in_flight.outcome.unfinished)
         self._parking.forget((p.topic, p.partition) for p in partitions)
         for p in partitions:
             forget_lag(p.topic, p.partition)  # its new owner reports it now

@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 
+from shared import json_text
 from shared.constants import DEDUP_KEY_PREFIX
 from shared.redis_client import load_script
 
@@ -49,7 +50,7 @@ class Entry:
             payload["worker"] = self.worker
         if self.outputs is not None:
             payload["outputs"] = self.outputs
-        return json.dumps(payload, separators=(",", ":"))
+        return json_text.dumps(payload)
 
     @classmethod
     def loads(cls, raw: bytes) -> Entry:

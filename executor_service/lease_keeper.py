@@ -4,8 +4,10 @@ A lease (dedup.py) is short (``dedup_lease_s``, 15 s by default) so that the key
 free up soon: its jobs run elsewhere within about one lease length. A live worker must never lose a
 lease to expiry, however long its batch takes (a slow channel, a database outage while the batch is
 persisted), so a thread of its own — not the batch loop, which may be blocked in a send — renews the
-leases of the batch in hand every ``lease_s / DEDUP_LEASE_RENEWALS_PER_LEASE`` seconds, from the moment
-they are claimed until the batch's keys are marked done or released. A renewal touches only keys that
+leases of the batches in hand every ``lease_s / DEDUP_LEASE_RENEWALS_PER_LEASE`` seconds, from the moment
+they are claimed until the batch's keys are marked done or released. Two batches can be in hand at once
+(one being run while the previous one is made durable: consumer_loop.py), so each batch's keys are added
+and dropped on their own (``add()``/``drop()``). A renewal touches only keys that
 still hold this worker's lease (a `sent` or `done` marker, or another worker's lease, is left alone).
 If a renewal fails (Redis unreachable) the next one tries again and still comes in time; a lease lapses
 only when Redis stays out of reach for most of a lease length, as for a worker cut off from Redis.
@@ -13,6 +15,7 @@ only when Redis stays out of reach for most of a lease length, as for a worker c
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Iterable
@@ -29,7 +32,9 @@ class LeaseKeeper:
     def __init__(self, dedup: DedupTable, *, interval_s: float | None = None) -> None:
         self._dedup = dedup
         self.interval_s = interval_s or dedup.lease_s / DEDUP_LEASE_RENEWALS_PER_LEASE
-        self._keys: tuple[str, ...] = ()
+        self._batches: dict[int, tuple[str, ...]] = {}  # ticket -> the keys of one batch in hand
+        self._tickets = itertools.count(1)
+        self._keys: tuple[str, ...] = ()  # every key held (what the next renewal covers)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -37,16 +42,33 @@ class LeaseKeeper:
         self.failures = 0  # renewal round trips Redis refused
 
     def hold(self, keys: Iterable[str]) -> None:
-        """Renew our leases on ``keys`` from now on (replacing the keys held before)."""
+        """Renew our leases on ``keys`` from now on (replacing every key held before)."""
         with self._lock:
-            self._keys = tuple(dict.fromkeys(keys))
+            self._batches.clear()
+        self.add(keys)
+
+    def add(self, keys: Iterable[str]) -> int:
+        """Renew our leases on ``keys`` too from now on, until :meth:`drop` of the ticket returned."""
+        ticket = next(self._tickets)
+        with self._lock:
+            self._batches[ticket] = tuple(dict.fromkeys(keys))
+            self._keys = tuple(dict.fromkeys(k for keys in self._batches.values() for k in keys))
             if self._thread is None and self._keys:
                 self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
                 self._thread.start()
+        return ticket
+
+    def drop(self, ticket: int) -> None:
+        """That batch ended: its keys are done or released; stop renewing them (unless another batch
+        in hand holds them too)."""
+        with self._lock:
+            self._batches.pop(ticket, None)
+            self._keys = tuple(dict.fromkeys(k for keys in self._batches.values() for k in keys))
 
     def clear(self) -> None:
-        """The batch ended: its keys are done or released; stop renewing them."""
+        """Every batch ended: stop renewing any key."""
         with self._lock:
+            self._batches.clear()
             self._keys = ()
 
     @property

@@ -15,7 +15,7 @@ from confluent_kafka import Message
 from executor_service import metrics
 from executor_service.failures import Failure
 from executor_service.runner import JobRun
-from shared.codec import read_envelope
+from shared.codec import read_traceparent
 from shared.db.event_row import EventRow
 from shared.kafka_message import header_pairs
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -62,6 +62,8 @@ class BatchOutcome:
     rows: list[EventRow] = field(default_factory=list)
     unfinished: list[Message] = field(default_factory=list)
     released: list[str] = field(default_factory=list)  # keys of runs whose outcome is not durable
+    keys: frozenset[str] = frozenset()  # the keys the batch ran (or found blocked): busy until MARKED
+    lease_ticket: int = 0  # our leases on them, renewed until MARKED (lease_keeper.py)
 
 
 def await_publishes(pending: list[Pending], rows: list[EventRow]) -> list[Pending]:
@@ -95,5 +97,5 @@ def job_log_context(job: pb.AutomationJob, msg: Message) -> AbstractContextManag
     return log_context(
         job_id=job.job_id,
         attempt=job.attempt,
-        trace_id=trace_id(read_envelope(header_pairs(msg)).traceparent),
+        trace_id=trace_id(read_traceparent(header_pairs(msg))),
     )

@@ -17,7 +17,7 @@ from executor_service.automations import render
 from executor_service.channel_registry import ChannelRegistry
 from executor_service.failures import Failure, classify
 from shared.automation_settings import AutomationSettings
-from shared.codec import read_envelope
+from shared.codec import read_traceparent
 from shared.db.event_row import EventRow
 from shared.db.event_status import EventStatus
 from shared.kafka_message import header_pairs, offset_of, partition_of, topic_of
@@ -157,7 +157,7 @@ def event_row(run: JobRun, status: str, *, redact_contacts: bool = False) -> Eve
         error=run.failure.message if run.failure else None,
         error_class=run.failure.error_class if run.failure else None,
         replay_of=job.replay_of or None,
-        traceparent=read_envelope(header_pairs(run.msg)).traceparent,
+        traceparent=read_traceparent(header_pairs(run.msg)),
         started_at=run.started_at,
         finished_at=datetime.now(UTC),
         duration_ms=run.duration_s * 1000.0,

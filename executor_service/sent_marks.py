@@ -1,11 +1,11 @@
 """Records deliveries in the dedup table right after they happen, without a Redis round trip per job.
 
-Job threads hand each delivery to ``SentRecorder.record()`` and go on; a background thread writes
-whatever has queued up meanwhile in one round trip (group commit, shared/batcher.py), so the markers of
-all lanes share round trips. A send first ``reserve()``s one of ``max_unrecorded`` slots, freed when its
-marker is written: a crash can repeat at most that many sends (the executor uses its concurrency, the
-same bound as a synchronous write per job). The batch waits for its markers (``wait_written()``) before
-it makes its outcome durable.
+Job threads hand each delivery to ``SentRecorder.record()`` and go on; a background thread (two, so that
+two writes may be in flight) writes whatever has queued up meanwhile in one round trip (group commit,
+shared/batcher.py), so the markers of all lanes share round trips. A send first ``reserve()``s one of
+``max_unrecorded`` slots, freed when its marker is written: a crash can repeat at most that many sends
+(the executor uses its concurrency, the same bound as a synchronous write per job). The batch waits for
+its markers (``wait_written()``) before it makes its outcome durable.
 """
 
 from __future__ import annotations
@@ -26,11 +26,16 @@ _Mark = tuple[str, str, dict[str, Any]]
 
 
 class SentRecorder:
-    def __init__(self, dedup: DedupTable, *, max_unrecorded: int, max_pipeline: int = 1000) -> None:
+    def __init__(
+        self, dedup: DedupTable, *, max_unrecorded: int, max_pipeline: int = 1000, writers: int = 2
+    ) -> None:
         self._dedup = dedup
         self.max_unrecorded = max_unrecorded
         self._slots = threading.BoundedSemaphore(max_unrecorded)
-        self._batcher: Batcher[_Mark] = Batcher(self._write, max_items=max_pipeline, name="sent-marks")
+        # two writes in flight: a marker waits for its own round trip, not also for the one before it
+        self._batcher: Batcher[_Mark] = Batcher(
+            self._write, max_items=max_pipeline, name="sent-marks", threads=writers
+        )
         self._written = threading.Condition()
         self._recorded = 0  # markers handed over so far
         self._done = 0  # markers written (or failed) so far
@@ -63,7 +68,8 @@ class SentRecorder:
             # The row commit (and the database's one-success guard) still records these; if Redis
             # stays down, the batch's persist() fails and waits for it.
             log.warning("could not record deliveries in Redis", extra={"jobs": len(marks)})
-            self.failed += len(marks)
+            with self._written:
+                self.failed += len(marks)
         else:
             failpoints.reached("after_sent_mark")
         self._slots.release(len(marks))

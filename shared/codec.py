@@ -189,6 +189,17 @@ def read_envelope(headers: RawHeaders | None) -> Envelope:
     )
 
 
+def read_traceparent(headers: RawHeaders | None) -> str | None:
+    """``read_envelope(headers).traceparent`` without parsing the other headers (the executor asks for
+    it per job, for log lines and the EventLog row)."""
+    raw = None
+    for key, value in headers or ():
+        if key == c.HEADER_TRACEPARENT and value is not None:
+            raw = value  # the last one wins, as in read_envelope
+    traceparent = raw.decode(errors="replace") if raw is not None else None
+    return traceparent if parse_traceparent(traceparent) is not None else None
+
+
 def _int(raw: str | None) -> int | None:
     try:
         return int(raw) if raw is not None else None

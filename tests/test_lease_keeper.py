@@ -82,3 +82,21 @@ def test_cleared_keys_are_no_longer_renewed_and_markers_are_left_alone(client):
         assert keeper.held == ()
     finally:
         keeper.close()
+
+
+def test_two_batches_in_hand_are_renewed_and_dropped_each_on_its_own(client):
+    """The pipelined loop holds two batches at once: the one being made durable and the next one."""
+    mine = worker(client, "w1")
+    keeper = LeaseKeeper(mine)
+    try:
+        mine.claim(["durable-soon", "shared", "next"])
+        first = keeper.add(["durable-soon", "shared"])
+        keeper.add(["next", "shared"])
+        keeper.drop(first)  # the first batch is marked done; the next one is still running
+        assert set(keeper.held) == {"next", "shared"}
+        time.sleep(LEASE_S + 0.3)
+        assert client.get(DEDUP_KEY_PREFIX + "durable-soon") is None, "a dropped batch's key was renewed"
+        assert client.pttl(DEDUP_KEY_PREFIX + "next") > 0, "the batch still in hand lost its lease"
+        assert client.pttl(DEDUP_KEY_PREFIX + "shared") > 0, "a key the other batch holds lost its lease"
+    finally:
+        keeper.close()

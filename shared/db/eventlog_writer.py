@@ -9,7 +9,6 @@ On PostgreSQL the rows go in with ``COPY ... FROM STDIN`` (psycopg), elsewhere w
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +19,7 @@ from sqlalchemy import JSON, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared import json_text
 from shared.db.event_row import COLUMNS, EventRow
 from shared.db.event_status import EventStatus
 from shared.db.models import EVENT_LOG_TABLE, EventLog
@@ -115,8 +115,9 @@ _COPY = f"COPY {EventLog.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
 
 def _copy(driver_connection: psycopg.Connection, rows: list[EventRow]) -> None:
     """``COPY event_log (<every column but id>) FROM STDIN`` inside the session's transaction; JSON
-    columns are encoded here as SQLAlchemy's JSON type encodes them (``json.dumps``; None is ``null``)."""
+    columns are encoded here to the values SQLAlchemy's JSON type stores (None is ``null``), by orjson
+    (shared/json_text.py)."""
     with driver_connection.cursor() as cursor, cursor.copy(_COPY) as copy:
         for row in rows:
             values = [getattr(row, name) for name in COLUMNS]
-            copy.write_row([json.dumps(v) if e else v for v, e in zip(values, _ENCODE, strict=True)])
+            copy.write_row([json_text.dumps(v) if e else v for v, e in zip(values, _ENCODE, strict=True)])

@@ -15,6 +15,7 @@ from shared.codec import (
     decode_job,
     encode_job,
     read_envelope,
+    read_traceparent,
 )
 from shared.errors import PoisonMessage
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -214,3 +215,18 @@ def test_dead_letter_headers_keep_the_job_headers_and_carry_origin_and_trace() -
     assert envelope.origin == ORIGIN and envelope.traceparent == TRACEPARENT
     assert envelope.error == ErrorNote(3, "http_5xx", "last")
     assert envelope.due_at_ms is None and envelope.job_id == make_job().job_id
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [("traceparent", TRACEPARENT.encode())],
+        [("traceparent", b"00-bad")],
+        [("traceparent", b"00-bad"), ("traceparent", TRACEPARENT.encode())],
+        [("traceparent", TRACEPARENT.encode()), ("traceparent", b"\xff\xfe")],
+        [("job-id", b"j"), ("traceparent", None)],
+    ],
+)
+def test_read_traceparent_is_the_envelopes_traceparent(headers):
+    assert read_traceparent(headers) == read_envelope(headers).traceparent
