@@ -41,14 +41,8 @@ class LeaseKeeper:
         self.renewals = 0  # renewal round trips that succeeded (for tests and tools)
         self.failures = 0  # renewal round trips Redis refused
 
-    def hold(self, keys: Iterable[str]) -> None:
-        """Renew our leases on ``keys`` from now on (replacing every key held before)."""
-        with self._lock:
-            self._batches.clear()
-        self.add(keys)
-
     def add(self, keys: Iterable[str]) -> int:
-        """Renew our leases on ``keys`` too from now on, until :meth:`drop` of the ticket returned."""
+        """Renew our leases on ``keys`` from now on, until :meth:`drop` of the ticket returned."""
         ticket = next(self._tickets)
         with self._lock:
             self._batches[ticket] = tuple(dict.fromkeys(keys))
@@ -64,12 +58,6 @@ class LeaseKeeper:
         with self._lock:
             self._batches.pop(ticket, None)
             self._keys = tuple(dict.fromkeys(k for keys in self._batches.values() for k in keys))
-
-    def clear(self) -> None:
-        """Every batch ended: stop renewing any key."""
-        with self._lock:
-            self._batches.clear()
-            self._keys = ()
 
     @property
     def held(self) -> tuple[str, ...]:

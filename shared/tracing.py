@@ -38,10 +38,7 @@ def new_traceparent() -> str:
 
 def child_of(traceparent: str | bytes | None) -> str:
     """A traceparent for work caused by ``traceparent``: same trace, new span (a new trace if invalid)."""
-    parsed = parse(traceparent)
-    if parsed is None:
-        return new_traceparent()
-    return f"00-{parsed[0]}-{secrets.token_hex(8)}-{parsed[2]}"
+    return children_of([traceparent])[0]
 
 
 def children_of(traceparents: Sequence[str | bytes | None]) -> list[str]:

@@ -38,7 +38,7 @@ def test_leases_outlive_a_batch_many_times_longer_than_the_lease(client):
     assert keeper.interval_s == pytest.approx(LEASE_S / 3)
     try:
         assert set(mine.claim(keys).values()) == {None}
-        keeper.hold(keys)
+        keeper.add(keys)
         deadline = time.monotonic() + 5 * LEASE_S  # a batch five lease lengths long
         while time.monotonic() < deadline:
             assert min(client.pttl(DEDUP_KEY_PREFIX + k) for k in keys) > 0
@@ -54,7 +54,7 @@ def test_leases_lapse_within_a_lease_length_once_renewals_stop(client):
     mine, other = worker(client, "dying"), worker(client, "survivor")
     keeper = LeaseKeeper(mine)
     mine.claim(keys)
-    keeper.hold(keys)
+    keeper.add(keys)
     time.sleep(2 * LEASE_S)
     keeper.close()  # the worker died: nobody renews
     stopped = time.monotonic()
@@ -64,21 +64,21 @@ def test_leases_lapse_within_a_lease_length_once_renewals_stop(client):
     assert sorted(free_keys(other, keys)) == keys  # "a" is already the survivor's
 
 
-def test_cleared_keys_are_no_longer_renewed_and_markers_are_left_alone(client):
+def test_dropped_keys_are_no_longer_renewed_and_markers_are_left_alone(client):
     mine = worker(client, "w1")
     keeper = LeaseKeeper(mine)
     try:
         mine.claim(["done", "released", "next"])
-        keeper.hold(["done", "released"])
+        first = keeper.add(["done", "released"])
         mine.mark_done({"done": "job-1"})
         mine.release(["released"])
         time.sleep(2 * keeper.interval_s)
         assert client.get(DEDUP_KEY_PREFIX + "released") is None, "a released lease came back"
         assert client.ttl(DEDUP_KEY_PREFIX + "done") > 500, "the done marker kept its TTL"
-        keeper.hold(["next"])  # the next batch
-        keeper.clear()  # ... ended
+        keeper.drop(first)
+        keeper.drop(keeper.add(["next"]))  # the next batch, ended
         time.sleep(LEASE_S + 0.3)
-        assert client.get(DEDUP_KEY_PREFIX + "next") is None, "a cleared key was still renewed"
+        assert client.get(DEDUP_KEY_PREFIX + "next") is None, "a dropped key was still renewed"
         assert keeper.held == ()
     finally:
         keeper.close()

@@ -11,38 +11,8 @@ from datetime import UTC, datetime
 from executor_service.batch import BatchProcessor
 from executor_service.runner import JobRun, RunOutcome
 from shared.codec import encode_job
+from tests.support.fake_message import FakeMessage
 from tests.support.jobs import make_job
-
-
-@dataclass
-class Msg:
-    """A consumed message as the processor reads it."""
-
-    k: bytes
-    v: bytes
-    h: list
-    o: int
-
-    def key(self) -> bytes:
-        return self.k
-
-    def value(self) -> bytes:
-        return self.v
-
-    def headers(self) -> list:
-        return self.h
-
-    def topic(self) -> str:
-        return "jobs"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self.o
-
-    def error(self) -> None:
-        return None
 
 
 @dataclass
@@ -86,9 +56,9 @@ class FakeRunner:
         return JobRun(job, msg, datetime.now(UTC), RunOutcome.SENT, outputs={})
 
 
-def message(job, offset: int) -> Msg:
+def message(job, offset: int) -> FakeMessage:
     key, value, headers = encode_job(job)
-    return Msg(key, value, headers, offset)
+    return FakeMessage(offset, key, value, tuple(headers))
 
 
 def test_a_key_of_the_batch_in_flight_is_blocked_not_run_nor_claimed():

@@ -9,37 +9,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 
 from confluent_kafka import TopicPartition
 
 from executor_service.consumer_loop import ConsumeLoop
 from executor_service.outcome import BatchOutcome, Stage
+from tests.support.fake_message import FakeMessage
 
 TOPIC = "jobs"
-
-
-@dataclass(frozen=True)
-class Msg:
-    o: int
-
-    def topic(self) -> str:
-        return TOPIC
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self.o
-
-    def error(self) -> None:
-        return None
 
 
 class FakeConsumer:
     """Hands out the given batches, one per fetch; ``on_consume(n)`` runs before the n-th consume call."""
 
-    def __init__(self, batches: list[list[Msg]], events: list, on_consume=None) -> None:
+    def __init__(self, batches: list[list[FakeMessage]], events: list, on_consume=None) -> None:
         self.batches = deque(batches)
         self.events = events
         self.on_consume = on_consume or (lambda n: None)
@@ -50,7 +33,7 @@ class FakeConsumer:
         self.revoke = on_revoke
         on_assign(self, [TopicPartition(TOPIC, 0)])
 
-    def consume(self, num_messages: int, timeout: float) -> list[Msg]:
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         self.calls += 1
         self.on_consume(self.calls)
         if self.batches:
@@ -96,7 +79,7 @@ class FakeProcessor:
         self.persisting = 0  # persists running now (never more than one)
         self.most_persisting = 0
 
-    def run(self, batch: list[Msg], busy=frozenset()) -> BatchOutcome:
+    def run(self, batch: list[FakeMessage], busy=frozenset()) -> BatchOutcome:
         index, self.runs = self.runs, self.runs + 1
         self.events.append(("run", index, frozenset(busy)))
         self.on_run(index)
@@ -158,7 +141,7 @@ def position(events: list, event: tuple) -> int:
 def test_next_batch_runs_while_the_previous_is_made_durable_and_offsets_wait_for_durability():
     events: list = []
     gate = threading.Event()
-    consumer = FakeConsumer([[Msg(0), Msg(1)], [Msg(2), Msg(3)]], events)
+    consumer = FakeConsumer([[FakeMessage(0), FakeMessage(1)], [FakeMessage(2), FakeMessage(3)]], events)
     processor = FakeProcessor(events, gates={0: gate})
     stop = threading.Event()
     thread = run_in_thread(loop_of(consumer, processor), stop)
@@ -179,7 +162,7 @@ def test_next_batch_runs_while_the_previous_is_made_durable_and_offsets_wait_for
 
 def test_a_lone_batch_is_made_durable_and_stored_before_the_loop_waits_again():
     events: list = []
-    consumer = FakeConsumer([[Msg(0)]], events)
+    consumer = FakeConsumer([[FakeMessage(0)]], events)
     processor = FakeProcessor(events)
     stop = threading.Event()
     thread = run_in_thread(loop_of(consumer, processor), stop)
@@ -200,7 +183,7 @@ def test_a_revoke_finishes_the_persist_in_flight_and_stores_its_offsets_before_c
             consumer.revoke(consumer, [TopicPartition(TOPIC, 0)])
             events.append(("revoked",))
 
-    consumer = FakeConsumer([[Msg(0), Msg(1)]], events, on_consume=revoke_during_the_persist)
+    consumer = FakeConsumer([[FakeMessage(0), FakeMessage(1)]], events, on_consume=revoke_during_the_persist)
     processor = FakeProcessor(events, gates={0: gate})
     stop = threading.Event()
     thread = run_in_thread(loop_of(consumer, processor), stop)
@@ -221,7 +204,7 @@ def test_a_stop_finishes_the_persist_in_flight_before_committing_and_closing():
             stop.set()
             threading.Timer(0.2, gate.set).start()
 
-    consumer = FakeConsumer([[Msg(0)], [Msg(1)]], events)
+    consumer = FakeConsumer([[FakeMessage(0)], [FakeMessage(1)]], events)
     processor = FakeProcessor(events, gates={1: gate}, on_run=stop_while_batch_1_runs)
     thread = run_in_thread(loop_of(consumer, processor), stop)
     thread.join(5)
@@ -232,7 +215,7 @@ def test_a_stop_finishes_the_persist_in_flight_before_committing_and_closing():
 
 def test_a_failed_persist_is_resumed_under_the_outage_pause_and_only_then_stored():
     events: list = []
-    consumer = FakeConsumer([[Msg(0)], [Msg(1)]], events)
+    consumer = FakeConsumer([[FakeMessage(0)], [FakeMessage(1)]], events)
     processor = FakeProcessor(events, fail_first={0})
     loop = loop_of(consumer, processor)
     stop = threading.Event()
