@@ -3,30 +3,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from executor_service.partition_ledger import PartitionLedger
+from tests.support.fake_message import FakeMessage
 
 
-@dataclass(frozen=True)
-class Msg:
-    """A consumed message's position (what the ledger reads of a confluent_kafka.Message)."""
-
-    t: str
-    p: int
-    o: int
-
-    def topic(self) -> str:
-        return self.t
-
-    def partition(self) -> int:
-        return self.p
-
-    def offset(self) -> int:
-        return self.o
+def Msg(topic: str, partition: int, offset: int) -> FakeMessage:  # noqa: N802 (reads as a message)
+    return FakeMessage(offset, t=topic, p=partition)
 
 
-def msgs(topic: str, partition: int, offsets) -> list[Msg]:
+def msgs(topic: str, partition: int, offsets) -> list[FakeMessage]:
     return [Msg(topic, partition, o) for o in offsets]
 
 
