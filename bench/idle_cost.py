@@ -1,7 +1,8 @@
 """Idle cost of `make run`: CPU seconds per process (Tansu, trigger, executor) over fixed windows, no traffic.
 
-``python -m bench.idle_cost [window_s] [windows]`` starts ``python -m devtools.devstack`` (own free ports,
-Redis ``BENCH_REDIS_URL`` or db 12, var dir under /tmp), waits for its banner and 40 s more, then prints each
+``python -m bench.idle_cost [window_s] [windows] [demo]`` starts ``python -m devtools.devstack`` (own free
+ports, Redis ``BENCH_REDIS_URL`` or db 12, var dir under /tmp), waits for its banner, runs ``make demo``'s
+bookings through it if ``demo`` is given (the idle cost after traffic), waits 40 s more, then prints each
 process's (utime + stime) delta / window from /proc/<pid>/stat, and their sum, per window. Linux only.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -53,7 +55,7 @@ def _discard(stream: IO[str] | None) -> None:
         pass
 
 
-def main(window_s: float = 60.0, windows: int = 2) -> None:
+def main(window_s: float = 60.0, windows: int = 2, demo: bool = False) -> None:
     var_dir = tempfile.mkdtemp(prefix="idle-cost-")
     env = {
         **os.environ,
@@ -67,6 +69,9 @@ def main(window_s: float = 60.0, windows: int = 2) -> None:
     stack, _ = start_devstack(env)
     threading.Thread(target=_discard, args=(stack.stdout,), daemon=True).start()  # a full pipe blocks it
     try:
+        if demo:
+            subprocess.run([sys.executable, "-m", "devtools.demo"], env=env, check=True, capture_output=True)
+            print("demo bookings sent and run", flush=True)
         time.sleep(40)
         procs = children(stack.pid)
         print(procs, flush=True)
@@ -82,4 +87,4 @@ def main(window_s: float = 60.0, windows: int = 2) -> None:
 
 
 if __name__ == "__main__":
-    main(*(float(a) for a in sys.argv[1:2]), *(int(a) for a in sys.argv[2:3]))
+    main(*(float(a) for a in sys.argv[1:2]), *(int(a) for a in sys.argv[2:3]), demo="demo" in sys.argv[3:])

@@ -5,10 +5,19 @@ its end is *parked* (pause_schedule.py says for how long); a partition holding a
 paused for a while (consumer_loop.py). Every pause has its resume time in one :class:`PauseSchedule`.
 Parking pauses and seeks to the end: nothing in hand is fetched again, and the offsets stored stay those of
 durable work.
+
+librdkafka reports a partition's end once (until the next seek). A jobs partition read to its end while
+messages still came is remembered here and parked once the loop turns quiet; otherwise it would be fetched
+every ``fetch.wait.max.ms`` for as long as the executor idles.
+
+A resume seeks the partition again, to where it was paused: with every partition paused, librdkafka's
+fetcher sleeps up to ~1 s and a resume alone is noticed only then; a seek wakes it (a retry due in 2 s
+would otherwise go out up to 1 s late). The seek moves nothing: a paused partition fetches nothing.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Mapping
 
@@ -31,6 +40,8 @@ class Parking:
         self._idle_park_s = idle_park_s
         self._last_message_at = time.monotonic()
         self._paused = PauseSchedule()
+        self._offsets: dict[TP, int] = {}  # each paused partition's offset (its last seek)
+        self._ended: dict[TP, int] = {}  # jobs partitions read to their end while messages still came
 
     def hold_back_not_due(self, batch: list[Message]) -> list[Message]:
         """Drop retry/delay messages not due yet (and what follows them in their partition); pause and
@@ -55,27 +66,50 @@ class Parking:
     def park_read_to_end(self, messages: list[Message]) -> None:
         """Park each partition read to its end: a tier partition (unless paused for a message not due)
         until a message written to it from now on could be due; a jobs partition only once the loop has
-        been quiet, briefly."""
+        been quiet, briefly (one read to its end before that is parked then)."""
         now = time.monotonic()
-        if any(m.error() is None for m in messages):
-            self._last_message_at = now
-        jobs_park_s = self._idle_park_s if now - self._last_message_at >= IDLE_AFTER_S else 0.0
+        for m in messages:
+            if m.error() is None:
+                self._last_message_at = now
+                self._ended.pop((topic_of(m), partition_of(m)), None)
+        quiet = now - self._last_message_at >= IDLE_AFTER_S
         for tp, offset in read_to_end(messages).items():
-            park_s = self._tier_park_s.get(tp[0], jobs_park_s)
-            if park_s and tp not in self._paused:
-                self.pause_until(tp, offset, park_s)
+            tier_park_s = self._tier_park_s.get(tp[0])
+            if tier_park_s is not None:
+                if tp not in self._paused:
+                    self.pause_until(tp, offset, self._on_grid(now, tier_park_s))
+            elif self._idle_park_s:
+                self._ended[tp] = offset
+        if quiet and self._ended:
+            for tp, offset in self._ended.items():
+                if tp not in self._paused:
+                    self.pause_until(tp, offset, self._on_grid(now, self._idle_park_s))
+            self._ended.clear()
+
+    def _on_grid(self, now: float, park_s: float) -> float:
+        """``park_s``, stretched to end on a multiple of the idle park: partitions parked a few
+        milliseconds apart resume together, in one loop turn and one fetch, not one each."""
+        grid_s = self._idle_park_s
+        if not grid_s:
+            return park_s
+        return math.ceil((now + park_s) / grid_s - 1e-6) * grid_s - now
 
     def pause_until(self, tp: TP, offset: int, delay_s: float) -> None:
         partition = TopicPartition(tp[0], tp[1], offset)
         self._consumer.pause([partition])
         self._consumer.seek(partition)
+        self._offsets[tp] = offset
         self._paused.pause(tp, time.monotonic() + delay_s)
         metrics.PAUSED_PARTITIONS.set(len(self._paused))
 
     def resume_due(self) -> None:
-        due = self._paused.due(time.monotonic())
+        due = [
+            TopicPartition(tp[0], tp[1], self._offsets.pop(tp)) for tp in self._paused.due(time.monotonic())
+        ]
         if due:
-            self._consumer.resume([TopicPartition(*tp) for tp in due])
+            self._consumer.resume(due)
+            for partition in due:  # wakes the fetcher (module docstring)
+                self._consumer.seek(partition)
         metrics.PAUSED_PARTITIONS.set(len(self._paused))
 
     def next_in_s(self, now: float) -> float | None:
@@ -84,6 +118,9 @@ class Parking:
 
     def forget(self, tps: Iterable[TP]) -> None:
         """Revoked partitions: librdkafka forgets their pause too."""
+        for tp in (tps := list(tps)):
+            self._offsets.pop(tp, None)
+            self._ended.pop(tp, None)
         self._paused.forget(tps)
 
     def partitions(self) -> frozenset[TP]:

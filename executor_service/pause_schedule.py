@@ -7,7 +7,7 @@ Three reasons pause a partition, all with a resume time:
   floor has passed, so it is not fetched again until then (:func:`park_s`). Fetching the tiers lazily is
   what keeps an idle executor from asking the broker for ~100 partitions every ``fetch.wait.max.ms``;
 - a jobs partition read to its end once no message came for ``IDLE_AFTER_S`` is parked too, for
-  ``IDLE_JOBS_PARK_S``: an idle executor then fetches 20 times a second, not once per
+  ``IDLE_JOBS_PARK_S``: an idle executor then fetches 10 times a second, not once per
   ``fetch.wait.max.ms``. The first job after a quiet spell waits for at most that park; the jobs of a
   steady flow never wait for it (nothing is parked while messages come).
 

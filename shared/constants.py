@@ -58,9 +58,10 @@ RATE_LIMIT_MAX_WAIT_S = 0.5
 SHORTEST_TIER_PARK_S = 0.25
 # Once the consume loop got no message for IDLE_AFTER_S, a jobs partition read to its end is parked for
 # IDLE_JOBS_PARK_S: an idle executor fetches 1/IDLE_JOBS_PARK_S times a second, not once per
-# fetch.wait.max.ms (what an idle Tansu broker spends is per fetch request, see bench/README.md).
+# fetch.wait.max.ms (what an idle Tansu broker spends is per fetch request, see bench/README.md). Every
+# park ends on a multiple of IDLE_JOBS_PARK_S (executor_service/parking.py), so parks end together.
 IDLE_AFTER_S = 1.0
-IDLE_JOBS_PARK_S = 0.05
+IDLE_JOBS_PARK_S = 0.1
 
 # Trigger dependency checks (trigger_service/dependencies.py): longest one check may take before its
 # dependency counts as down (a hung check stays down until it answers).

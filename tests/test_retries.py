@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from devtools.embedded import free_port
-from shared.codec import decode_job
+from shared.codec import decode_job, encode_job
+from shared.constants import IDLE_AFTER_S
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.topics import dead_letter_topic, delay_topic, retry_topic
@@ -45,8 +46,8 @@ def test_an_idle_executor_parks_its_partitions_and_still_takes_a_job_and_release
     }
     with running_executor(settings) as loop:
         wait_until(lambda: longer <= {t for t, _ in loop.paused}, timeout_s=20, what="the tiers parked")
-        # Quiet for over 1 s, so the jobs partitions may be parked briefly too (not asserted here: that
-        # park was not observed reliably, see the 2026-12-05 note); the job below must still be taken.
+        # Quiet for over 1 s, so the jobs partitions are parked briefly too (asserted in
+        # test_after_a_burst_…); the job below must still be taken.
         time.sleep(1.5)
         job = make_job()
         produce_jobs(settings, [job])
@@ -174,3 +175,40 @@ def test_failed_onward_publish_keeps_the_offset_and_loses_nothing(settings, http
     with running_executor(settings):
         rows = rows_ending_in(settings, job, "succeeded")
     assert [r.status for r in rows] == ["succeeded"]
+
+
+def test_after_a_burst_every_jobs_partition_is_parked_once_quiet_and_a_new_job_is_still_taken_at_once(
+    settings, http_receiver
+):
+    """A jobs partition read to its end while jobs still came (librdkafka says so once) is parked too
+    once the loop turns quiet: an executor idling after traffic fetches it 10 times a second, not every
+    ``fetch.wait.max.ms`` forever. A job arriving then is taken at the end of that park (the resume wakes
+    librdkafka's fetcher, which otherwise sleeps up to ~1 s while every partition is paused)."""
+    http_receiver.respond_with([200])
+    jobs_partitions = {(settings.jobs_topic, p) for p in range(3)}
+    producer = JobProducer(producer_config(settings.kafka_bootstrap_servers, delivery_timeout_ms=10000))
+
+    def send(job: pb.AutomationJob) -> None:
+        producer.produce(settings.jobs_topic, *encode_job(job)).result(timeout=10)
+
+    with running_executor(settings) as loop:
+        for i in range(40):  # every partition reads to its end between these, while jobs still come
+            send(make_job(f"b-burst-{i}"))
+            time.sleep(0.03)
+        http_receiver.wait_for(40, timeout_s=20)
+        time.sleep(IDLE_AFTER_S + 0.5)
+        seen: set[tuple[str, int]] = set()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            seen |= jobs_partitions & loop.paused
+            time.sleep(0.005)
+        assert seen == jobs_partitions, "every jobs partition is parked while idle"
+        took = []
+        for i in range(4):
+            time.sleep(IDLE_AFTER_S + 0.3)  # parked again
+            sent = time.monotonic()
+            send(make_job(f"b-after-{i}"))
+            http_receiver.wait_for(41 + i, timeout_s=10)
+            took.append(time.monotonic() - sent)
+    producer.close(5)
+    assert max(took) < 0.5, f"produce -> delivered after a quiet spell, s: {took}"  # up to ~1 s unwoken
