@@ -5,7 +5,9 @@
 - Database: ``AUTOMATION_DATABASE_URL`` if set, else SQLite under ``var/``; migrated before start.
 Then the trigger and the executor run as child processes with that configuration; one that dies on
 its own is started again (the embedded broker and Redis hold their data in memory only, so stopping
-them would lose the jobs accepted and not yet run).
+them would lose the jobs accepted and not yet run). Nothing outlives the stack: if ``make`` is killed,
+this process stops everything; if this process is killed (even by kill -9), its children are signalled
+by the kernel (``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from devtools.embedded import EmbeddedProcess, free_port, redis_answers, start_tansu, start_valkey
+from devtools.embedded import (
+    EmbeddedProcess,
+    dies_with_parent,
+    free_port,
+    redis_answers,
+    start_tansu,
+    start_valkey,
+)
 from shared.config import Settings
 from shared.db.migrate import upgrade
 from shared.kafka_admin import ensure_topic_specs
@@ -61,17 +70,24 @@ def _port_free(port: int) -> bool:
 
 
 class _StopRequest:
-    """Ctrl-C (SIGINT, sent by a terminal to the whole process group) or SIGTERM asks for a clean stop.
+    """Ctrl-C (SIGINT, sent by a terminal to the whole process group) or SIGTERM asks for a clean stop,
+    and so does the loss of our parent (``make``, a shell): a kill -9 of `make run` stops the whole
+    stack instead of leaving it running, orphaned.
 
     The children get the terminal's SIGINT too and may exit before this process notices its own
     signal, so a child's exit is only called a failure when no stop was requested meanwhile.
     """
 
     def __init__(self) -> None:
-        self.requested = False
+        self._signalled = False
+        self._parent = os.getppid()
 
     def __call__(self, *_args: object) -> None:
-        self.requested = True
+        self._signalled = True
+
+    @property
+    def requested(self) -> bool:
+        return self._signalled or os.getppid() != self._parent
 
 
 def _supervise(
@@ -110,7 +126,8 @@ def _supervise(
 
 
 def _start_service(module: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", module], env=env)
+    """A service process, sent SIGTERM (its clean stop) if this one dies, even by kill -9."""
+    return subprocess.Popen([sys.executable, "-m", module], env=env, preexec_fn=dies_with_parent())
 
 
 def main() -> int:

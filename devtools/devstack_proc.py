@@ -18,15 +18,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_devstack(
-    env: Mapping[str, str], timeout_s: float = 60.0
+    env: Mapping[str, str], timeout_s: float = 60.0, argv: list[str] | None = None
 ) -> tuple[subprocess.Popen[str], list[str]]:
     """Start the stack from the checkout's root in its own process group (like a terminal's foreground
     job: Ctrl-C is ``os.killpg(proc.pid, signal.SIGINT)``), stdout and stderr on one text pipe, and read
     the pipe up to the banner's last line. Returns the process and the lines read; the caller stops it
     and reads (or drains) the rest. If the stack exits first or the banner takes longer than
-    ``timeout_s``, its group is killed and ``RuntimeError`` carries what it printed."""
+    ``timeout_s``, its group is killed and ``RuntimeError`` carries what it printed. ``argv``: another
+    command that runs it (``make run``)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "devtools.devstack"],
+        argv or [sys.executable, "-m", "devtools.devstack"],
         cwd=ROOT,
         env=dict(env),
         stdout=subprocess.PIPE,

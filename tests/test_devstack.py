@@ -223,3 +223,52 @@ def test_make_run_stops_loudly_when_a_service_cannot_start(devstack_env):
     assert BANNER_LAST_LINE not in log, log  # never said it was up
     assert "executor_service exited on its own (exit code 2); stopping everything" in log, log
     assert "trigger service stopped" in log, log  # the other service was stopped, not left behind
+
+
+def _descendants(root: int) -> set[int]:
+    """Every process under ``root`` now (from /proc's parent links)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited (its parent has not reaped it yet)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG")
+@pytest.mark.parametrize("victim", ["make", "devstack"])
+def test_kill_9_of_make_run_leaves_no_process_behind(devstack_env, victim):
+    """An operator's kill -9 of `make run` (the make process, or the Python process it runs) stops the
+    services, the broker and everything else it started: none of them is left running, orphaned."""
+    make = ["make", "-s", "--no-print-directory", "-o", ".venv/.installed", "run", f"PY={sys.executable}"]
+    proc, output = start_devstack(devstack_env, argv=make)
+    try:
+        tree = _descendants(proc.pid)
+        [devstack] = [pid for pid in tree if "devtools.devstack" in Path(f"/proc/{pid}/cmdline").read_text()]
+        names = {Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ") for pid in tree}
+        assert any("trigger_service" in n for n in names) and any("broker" in n for n in names), names
+        os.kill(proc.pid if victim == "make" else devstack, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (left := {pid for pid in tree if _alive(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not left, [Path(f"/proc/{pid}/cmdline").read_text() for pid in left]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in filter(_alive, tree):  # what a failure above left running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.communicate()
