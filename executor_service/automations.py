@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -56,7 +57,12 @@ def format_money(money: pb.Money) -> str:
 
 
 def format_time(ts: Timestamp, tz: ZoneInfo) -> str:
-    local = datetime.fromtimestamp(ts.seconds, UTC).astimezone(tz)
+    return _local_time(ts.seconds, tz)
+
+
+@lru_cache(maxsize=4096)  # a booking's jobs (and bookings at the same hour) share their times
+def _local_time(seconds: int, tz: ZoneInfo) -> str:
+    local = datetime.fromtimestamp(seconds, UTC).astimezone(tz)
     return local.strftime("%a %b %-d, %-I:%M %p %Z")
 
 

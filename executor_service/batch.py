@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -177,8 +177,8 @@ class BatchProcessor:
         if outcome.stage < Stage.WRITTEN:
             outcome.rows = self._eventlog.write(outcome.rows)
             outcome.stage = Stage.WRITTEN
-            for row in outcome.rows:
-                metrics.JOBS.labels(row.automation_type, row.status).inc()
+            for (kind, status), count in Counter((r.automation_type, r.status) for r in outcome.rows).items():
+                metrics.JOBS.labels(kind, status).inc(count)
             observe_end_to_end(outcome.runs, time.time())
         if outcome.stage < Stage.MARKED:
             final = [r for r in outcome.rows if r.status in EventStatus.FINAL]

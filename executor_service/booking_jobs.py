@@ -98,11 +98,10 @@ class BookingRunner:
             return self._runner.ended(job, msg, *found)
         if not slot and (wait := self._throttle.before_send(job)).wait_s > 0:
             return wait
-        self._sent.reserve()  # bounds the deliveries not recorded yet (a crash may repeat them)
-        run = self._runner.run(job, msg)
-        if run.outcome is RunOutcome.FAILED:
-            self._sent.unreserve()
-        else:
+        # a slot before the send bounds the deliveries not recorded yet (a crash may repeat them); a
+        # failed send gives it back
+        run = self._runner.run(job, msg, self._sent.reserve, self._sent.unreserve)
+        if run.outcome is not RunOutcome.FAILED:
             seen.add(key)
             self._record_delivery(run)
         return run

@@ -8,7 +8,7 @@ from concurrent.futures import Future, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Message
 
@@ -85,11 +85,15 @@ def await_publishes(pending: list[Pending], rows: list[EventRow]) -> list[Pendin
 
 def observe_end_to_end(runs: list[JobRun], committed_s: float) -> None:
     """Enqueue call -> success row committed, for first attempts of jobs due at once."""
+    histograms: dict[str, Any] = {}  # one labels() lookup per automation type
     for run in runs:
         timed = run.job.HasField("enqueued_at") and not run.job.HasField("due_at")
         if run.delivered and timed and run.job.attempt == 1:
             latency_s = committed_s - run.job.enqueued_at.ToNanoseconds() / 1e9
-            metrics.END_TO_END.labels(run.automation_type).observe(max(latency_s, 0.0))
+            kind = run.automation_type
+            if kind not in histograms:
+                histograms[kind] = metrics.END_TO_END.labels(kind)
+            histograms[kind].observe(max(latency_s, 0.0))
 
 
 def job_log_context(job: pb.AutomationJob, msg: Message) -> AbstractContextManager[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -75,10 +76,21 @@ class JobRunner:
         # AUTOMATION_EVENTLOG_REDACT_CONTACTS: pass it to event_row() for the rows of these runs.
         self.redact_contacts = redact_contacts
 
-    def run(self, job: pb.AutomationJob, msg: Message) -> JobRun:
-        """Execute ``job`` once; a failure of the job itself is recorded in the run, never raised."""
+    def run(
+        self,
+        job: pb.AutomationJob,
+        msg: Message,
+        reserve: Callable[[], None] = lambda: None,
+        unreserve: Callable[[], None] = lambda: None,
+    ) -> JobRun:
+        """Execute ``job`` once; a failure of the job itself is recorded in the run, never raised.
+
+        ``reserve()`` is called right before the send, once the message is rendered (the send slot of
+        executor_service/sent_marks.py is held for the send, not for the rendering); ``unreserve()``
+        when the send then fails. The wait in ``reserve()`` is not part of the run's duration."""
         run = JobRun(job, msg, datetime.now(UTC), RunOutcome.SENT)
         started = time.perf_counter()
+        reserved, waited_s = False, 0.0
         try:
             message = render(job.request, self._automations)
             spec = self._automations.recipient(message.automation_type, message.recipient)
@@ -86,13 +98,18 @@ class JobRunner:
             if job.HasField("due_at"):
                 lateness_s = time.time() - job.due_at.ToMilliseconds() / 1000
                 metrics.SEND_LATENESS.labels(run.automation_type).observe(max(lateness_s, 0.0))
+            waiting = time.perf_counter()
+            reserve()
+            reserved, waited_s = True, time.perf_counter() - waiting
             response = channel.send(message, job_id=job.job_id, idempotency_key=job.idempotency_key)
             run.outputs = {"subject": message.subject, "body": message.body, "channel_response": response}
         except Exception as exc:  # classified: transient ones are retried, the rest dead-lettered
+            if reserved:
+                unreserve()
             run.outcome, run.failure = RunOutcome.FAILED, classify(exc)
             if run.failure.error_class == "internal":
                 log.exception("job crashed", extra={"job_id": job.job_id, "attempt": job.attempt})
-        run.duration_s = time.perf_counter() - started
+        run.duration_s = time.perf_counter() - started - waited_s
         metrics.JOB_DURATION.labels(run.automation_type).observe(run.duration_s)
         return run
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from operator import attrgetter
 
 import psycopg
 from sqlalchemy import JSON, insert, select
@@ -109,7 +110,8 @@ def _demoted(row: EventRow, already: set[str]) -> EventRow:
 
 
 _JSON_COLUMNS = frozenset(c.name for c in EVENT_LOG_TABLE.columns if isinstance(c.type, JSON))
-_ENCODE = tuple(name in _JSON_COLUMNS for name in COLUMNS)
+_JSON_AT = tuple(i for i, name in enumerate(COLUMNS) if name in _JSON_COLUMNS)  # their places in a row
+_VALUES = attrgetter(*COLUMNS)  # a row's values in COLUMNS order
 _COPY = f"COPY {EventLog.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
 
 
@@ -119,5 +121,7 @@ def _copy(driver_connection: psycopg.Connection, rows: list[EventRow]) -> None:
     (shared/json_text.py)."""
     with driver_connection.cursor() as cursor, cursor.copy(_COPY) as copy:
         for row in rows:
-            values = [getattr(row, name) for name in COLUMNS]
-            copy.write_row([json_text.dumps(v) if e else v for v, e in zip(values, _ENCODE, strict=True)])
+            values = list(_VALUES(row))
+            for i in _JSON_AT:
+                values[i] = json_text.dumps(values[i])
+            copy.write_row(values)

@@ -131,6 +131,14 @@ def test_format_time_far_west_zone_shows_the_previous_local_day() -> None:
     )
 
 
+def test_format_time_cache_keeps_the_zone_apart() -> None:
+    # format_time caches by (seconds, zone): the same instant, asked again and in another zone
+    instant = ts(datetime(2026, 3, 8, 12, 0, tzinfo=UTC))
+    assert format_time(instant, NEW_YORK) == "Sun Mar 8, 8:00 AM EDT"
+    assert format_time(instant, ZoneInfo("Pacific/Kiritimati")) == "Mon Mar 9, 2:00 AM +14"
+    assert format_time(instant, NEW_YORK) == "Sun Mar 8, 8:00 AM EDT"
+
+
 # --- variables ------------------------------------------------------------------------------------
 
 

@@ -51,7 +51,8 @@ class FakeRunner:
     ran: list[str] = field(default_factory=list)
     redact_contacts: bool = False
 
-    def run(self, job, msg) -> JobRun:
+    def run(self, job, msg, reserve=lambda: None, unreserve=lambda: None) -> JobRun:
+        reserve()  # the send slot, taken right before the send as JobRunner does
         self.ran.append(job.idempotency_key)
         return JobRun(job, msg, datetime.now(UTC), RunOutcome.SENT, outputs={})
 

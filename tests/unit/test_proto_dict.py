@@ -42,3 +42,20 @@ def test_enqueued_at_timestamp_renders_as_rfc3339():
     job = pb.AutomationJob(job_id="j")
     job.enqueued_at.FromSeconds(0)
     assert to_dict(job)["enqueued_at"] == "1970-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("nanos", [0, 5_000_000, 5_000, 5, 999_999_999])
+def test_timestamps_render_like_to_json_string_whatever_the_nanos(nanos):
+    # timestamps are rendered through a cache keyed on (seconds, nanos): 0, 3, 6 or 9 fractional digits
+    job = pb.AutomationJob(job_id="j")
+    job.enqueued_at.seconds, job.enqueued_at.nanos = 1_700_000_000, nanos
+    assert to_dict(job)["enqueued_at"] == job.enqueued_at.ToJsonString()
+    assert to_dict(job) == MessageToDict(job, preserving_proto_field_name=True)
+
+
+def test_an_invalid_timestamp_raises_every_time():
+    job = pb.AutomationJob(job_id="j")
+    job.enqueued_at.seconds = 10**12  # past year 9999: ToJsonString refuses it (nothing cached)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Timestamp is not valid"):
+            to_dict(job)
