@@ -80,8 +80,8 @@ class JobRunner:
         self,
         job: pb.AutomationJob,
         msg: Message,
-        reserve: Callable[[], None] = lambda: None,
-        unreserve: Callable[[], None] = lambda: None,
+        reserve: Callable[[], None],
+        unreserve: Callable[[], None],
     ) -> JobRun:
         """Execute ``job`` once; a failure of the job itself is recorded in the run, never raised.
 

@@ -51,7 +51,7 @@ class FakeRunner:
     ran: list[str] = field(default_factory=list)
     redact_contacts: bool = False
 
-    def run(self, job, msg, reserve=lambda: None, unreserve=lambda: None) -> JobRun:
+    def run(self, job, msg, reserve, unreserve) -> JobRun:
         reserve()  # the send slot, taken right before the send as JobRunner does
         self.ran.append(job.idempotency_key)
         return JobRun(job, msg, datetime.now(UTC), RunOutcome.SENT, outputs={})
