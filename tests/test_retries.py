@@ -204,11 +204,16 @@ def test_after_a_burst_every_jobs_partition_is_parked_once_quiet_and_a_new_job_i
             time.sleep(0.005)
         assert seen == jobs_partitions, "every jobs partition is parked while idle"
         took = []
-        for i in range(4):
+        for i in range(6):
             time.sleep(IDLE_AFTER_S + 0.3)  # parked again
             sent = time.monotonic()
             send(make_job(f"b-after-{i}"))
             http_receiver.wait_for(41 + i, timeout_s=10)
             took.append(time.monotonic() - sent)
     producer.close(5)
-    assert max(took) < 0.5, f"produce -> delivered after a quiet spell, s: {took}"  # up to ~1 s unwoken
+    # Woken, each is ~0.1 s (the park) plus the send; unwoken, librdkafka's fetcher sleeps up to ~1 s, so
+    # each is spread over 0.1-1.1 s and five of six under 0.3 s happens by chance < 0.2 % of the time.
+    # One outlier is allowed: a loaded CI machine once took 0.65 s for one of them (never seen in 60 quiet
+    # or loaded runs here).
+    assert sum(t < 0.3 for t in took) >= 5, f"produce -> delivered after a quiet spell, s: {took}"
+    assert max(took) < 2.0, f"none waits for more than a fetcher's sleep, s: {took}"
