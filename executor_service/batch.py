@@ -180,6 +180,7 @@ class BatchProcessor:
             for (kind, status), count in Counter((r.automation_type, r.status) for r in outcome.rows).items():
                 metrics.JOBS.labels(kind, status).inc(count)
             observe_end_to_end(outcome.runs, time.time())
+            failpoints.reached("after_rows_written")
         if outcome.stage < Stage.MARKED:
             final = [r for r in outcome.rows if r.status in EventStatus.FINAL]
             self._dedup.mark_done({r.idempotency_key: r.job_id for r in final})

@@ -5,6 +5,9 @@ time it reaches that point, which is as abrupt as a kill -9 at that line.
 
 - ``after_send``: the channel delivered a message; nothing about it is recorded yet.
 - ``after_sent_mark``: the delivery is recorded in Redis; the EventLog row is not committed yet.
+- ``after_rows_written``: the batch's EventLog rows are committed, its keys not marked done yet. It is
+  reached on the persist thread: with a backlog, the loop is running the next batch meanwhile (some of
+  its sends out, some not recorded yet), so this is a crash in the middle of the pipelined overlap.
 - ``after_done_mark``: row committed and key marked done; the offset is not committed yet.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 
-POINTS = frozenset({"after_send", "after_sent_mark", "after_done_mark"})
+POINTS = frozenset({"after_send", "after_sent_mark", "after_rows_written", "after_done_mark"})
 FAILPOINT_EXIT_CODE = 86
 
 _armed: str | None = None

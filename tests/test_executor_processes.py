@@ -11,6 +11,7 @@ import urllib.request
 from collections import defaultdict
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from executor_service.main import DRAIN_TIMEOUT_EXIT_CODE
 from shared.config import Settings
@@ -59,6 +60,13 @@ def jobs_seen(http_receiver) -> int:
 
 def wait_seen(http_receiver, n: int, timeout_s: float = 60) -> None:
     wait_until(lambda: jobs_seen(http_receiver) >= n, timeout_s, 0.02, f"{n} jobs at the receiver")
+
+
+def settled(http_receiver, quiet_s: float = 0.5) -> bool:
+    """True once no job reached the receiver for ``quiet_s``."""
+    before = jobs_seen(http_receiver)
+    time.sleep(quiet_s)
+    return jobs_seen(http_receiver) == before
 
 
 def succeeded_ids(settings) -> set[str]:
@@ -185,7 +193,9 @@ def test_readiness_drops_at_sigterm_and_the_grace_period_bounds_the_drain(settin
 # database engine (the one-success guard itself is tested on both engines in tests/test_migrations.py).
 @SQLITE_ONLY
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("failpoint", ["after_send", "after_sent_mark", "after_done_mark"])
+@pytest.mark.parametrize(
+    "failpoint", ["after_send", "after_sent_mark", "after_rows_written", "after_done_mark"]
+)
 def test_crash_point_outcome(settings, http_receiver, spawn, failpoint):
     job = make_job()
     produce_jobs(settings, [job])
@@ -201,6 +211,35 @@ def test_crash_point_outcome(settings, http_receiver, spawn, failpoint):
         assert repeats == 1, "delivered exactly twice"
     else:
         assert repeats == 0, "delivered exactly once"
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.timeout(180)
+def test_crash_on_the_persist_thread_while_the_next_batch_is_in_hand(settings, http_receiver, spawn):
+    """The pipelined loop makes a batch durable on the persist thread while it runs the next one. A test
+    transaction locks the EventLog table against writes, so the first batch's persist waits while the next
+    batch is sent; once the lock goes, the first batch's rows commit and the process dies there (its keys
+    not marked done, the next batch sent, its sent markers written, no row of it). No job is lost, none
+    succeeds twice, and no send is repeated."""
+    jobs = [make_job(f"b-{i}") for i in range(300)]
+    crashing = spawn(failpoint="after_rows_written", batch_max_messages=50)
+    crashing.wait_ready()
+    engine = create_engine(settings.sqlalchemy_url)
+    with engine.connect() as lock:
+        lock.execute(text("LOCK TABLE event_log IN EXCLUSIVE MODE"))  # reads go on, writes wait
+        produce_jobs(settings, jobs)
+        wait_seen(http_receiver, 1)
+        wait_until(lambda: settled(http_receiver), 30, 0.0, "the sends stop: both batches in hand are sent")
+        lock.rollback()
+    assert crashing.wait_exit(30) == FAILPOINT_EXIT_CODE, crashing.log_tail()
+    engine.dispose()
+    sent, written = jobs_seen(http_receiver), len(eventlog_rows(settings.sqlalchemy_url))
+    assert 0 < written < sent, f"the crash came with sent jobs not written: {written} rows, {sent} sent"
+    spawn()
+    wait_all_succeeded(settings, jobs)
+    measured = assert_recovered(settings, http_receiver, jobs, kills=1)
+    # the next batch's run ended (the loop was waiting for the first persist): its markers were written
+    assert measured["repeats"] == 0, "no send repeated"
 
 
 # --- Crash recovery without stalls or EventLog floods (issue #13) --------------------------------------
