@@ -229,7 +229,12 @@ def test_crash_on_the_persist_thread_while_the_next_batch_is_in_hand(settings, h
         lock.execute(text("LOCK TABLE event_log IN EXCLUSIVE MODE"))  # reads go on, writes wait
         produce_jobs(settings, jobs)
         wait_seen(http_receiver, 1)
-        wait_until(lambda: settled(http_receiver), 30, 0.0, "the sends stop: both batches in hand are sent")
+        wait_until(
+            lambda: settled(http_receiver, quiet_s=1.0),
+            30,
+            0.0,
+            "the sends stop: both batches in hand are sent",
+        )
         lock.rollback()
     assert crashing.wait_exit(30) == FAILPOINT_EXIT_CODE, crashing.log_tail()
     engine.dispose()
