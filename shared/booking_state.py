@@ -16,12 +16,12 @@ and on CancelAutomations; the executor reads it once per batch. ``verdict()`` is
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import redis
 
+from shared import json_text
 from shared.constants import BOOKING_KEY_PREFIX
 from shared.db.event_status import EventStatus
 from shared.names import recipient_name, type_name
@@ -105,7 +105,7 @@ class BookingStates:
             ]
         if keys:
             # one JSON argument, not four per booking: redis-py packs each argument in Python
-            self._record(keys=keys, args=[json.dumps(args), self._ttl_s])
+            self._record(keys=keys, args=[json_text.dumps(args), self._ttl_s])
 
     def cancel(self, booking_id: str, type_names: Sequence[str], at_ms: int) -> None:
         """Cancel the booking's jobs of ``type_names`` (empty: every type) enqueued up to ``at_ms``."""

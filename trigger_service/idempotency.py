@@ -17,6 +17,7 @@ from json.encoder import encode_basestring_ascii
 
 import redis
 
+from shared import json_text
 from shared.constants import IDEMPOTENCY_KEY_PREFIX
 from shared.errors import IdempotencyStoreUnavailable
 from shared.kafka import Delivery
@@ -74,7 +75,7 @@ class IdempotencyStore:
         claimed now, else the record already there (atomic per key: the one that made the SET NX fail)."""
         if not jobs:
             return {}
-        values = json.dumps([Record(ClaimState.PENDING, job_id).dumps() for job_id in jobs.values()])
+        values = json_text.dumps([Record(ClaimState.PENDING, job_id).dumps() for job_id in jobs.values()])
         try:
             found = self._claim_many(keys=[self._key(k) for k in jobs], args=[values, self._lease_ms])
         except redis.RedisError as exc:
@@ -91,7 +92,7 @@ class IdempotencyStore:
             values += [Record(ClaimState.PENDING, job_id).dumps(), accepted]
         try:
             self._settle_many(
-                keys=[self._key(k) for k in outcomes], args=[json.dumps(values), self._accepted_ttl_ms]
+                keys=[self._key(k) for k in outcomes], args=[json_text.dumps(values), self._accepted_ttl_ms]
             )
         except redis.RedisError as exc:
             raise IdempotencyStoreUnavailable(str(exc)) from exc
