@@ -137,3 +137,21 @@ def test_insert_returning_ids_gives_each_rows_id_in_order_inside_the_callers_tra
         assert len(insert_returning_ids(session, [row("j9", "k9", EventStatus.CANCELLED)])) == 1
         raise RuntimeError("the caller's transaction fails after the insert")
     assert [r["job_id"] for r in stored(engine)] == ["j0", "j3", "j1", "j2"], "rolled back with it"
+
+
+def test_succeeded_keys_are_the_keys_with_a_success_row_and_leave_the_next_write_transactional(
+    database_url, engine
+):
+    pooled = create_engine(database_url, pool_size=1, max_overflow=0)  # one connection, reused
+    try:
+        writer = EventLogWriter(make_session_factory(pooled))
+        writer.write([row("j1", "k1"), row("j2", "k2", EventStatus.RETRY_SCHEDULED), row("j3", "k3")])
+        asked = ["k1", "k2", "k3", "k4", "k1", 'it\'s "quoted", {braced}']
+        assert writer.succeeded_keys(asked) == {"k1", "k3"}
+        assert writer.succeeded_keys([]) == set()
+        # the connection the query used goes back to the pool transactional: a failed batch writes nothing
+        with pytest.raises((IntegrityError, psycopg.IntegrityError)):
+            writer.write([row("j4", "k4"), row("j5", "k5", booking_id=None)])
+        assert [r["job_id"] for r in stored(engine)] == ["j1", "j2", "j3"]
+    finally:
+        pooled.dispose()
