@@ -225,6 +225,9 @@ class ConsumeLoop:
             "partitions assigned", extra={"partitions": [f"{p.topic}[{p.partition}]" for p in partitions]}
         )
         self._ledger.assign((p.topic, p.partition) for p in partitions)
+        # librdkafka keeps a partition's pause across a revoke: one paused here, revoked and assigned
+        # back later (cooperative rebalances) would never be fetched again. Nothing is paused on assign.
+        consumer.resume(partitions)
         self.assigned.set()
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

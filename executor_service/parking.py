@@ -117,7 +117,7 @@ class Parking:
         return self._paused.next_in_s(now)
 
     def forget(self, tps: Iterable[TP]) -> None:
-        """Revoked partitions: librdkafka forgets their pause too."""
+        """Revoked partitions (librdkafka keeps their pause: the loop resumes them when assigned)."""
         for tp in (tps := list(tps)):
             self._offsets.pop(tp, None)
             self._ended.pop(tp, None)

@@ -11,8 +11,9 @@ Three reasons pause a partition, all with a resume time:
   ``fetch.wait.max.ms``. The first job after a quiet spell waits for at most that park; the jobs of a
   steady flow never wait for it (nothing is parked while messages come).
 
-A pause is forgotten when its partition is revoked (librdkafka forgets it too: a partition assigned
-again starts unpaused, is read to its end and parked again). Pure logic, no consumer.
+A pause is forgotten when its partition is revoked; librdkafka keeps it, so the consume loop resumes
+every partition it is assigned (a partition assigned again starts unpaused, is read to its end and parked
+again). Pure logic, no consumer.
 """
 
 from __future__ import annotations

@@ -118,3 +118,44 @@ def test_an_idle_executor_reads_pauses_and_exports_them(settings) -> None:
         client.resume(reason="idle check done", automation_types=["postVisitThankYou"])
         wait_until(lambda: paused() == 0.0, timeout_s=20, what="the lifted pause read")
         assert started() is None
+
+
+def test_a_pause_holds_across_two_executors_and_a_rebalance_then_each_job_goes_once_in_order(
+    settings, http_receiver, tmp_path
+):
+    """Two executors in one group share the partitions; every paused job waits (one `paused` row each),
+    whichever executor has it. One executor leaves while the pause holds: the other takes its partitions
+    and keeps the jobs waiting; on resume each job is delivered exactly once, in order per booking."""
+    automations = settings_file(tmp_path / "automations.toml", quiet_hours=False)
+    settings = with_settings(settings, automations_file=automations)
+    bookings = [f"b-{uuid.uuid4().hex[:10]}" for _ in range(6)]  # spread over the partitions
+    held: dict[str, list[str]] = {b: [] for b in bookings}
+    with running_trigger(settings) as (_, trigger), AutomationClient(f"127.0.0.1:{trigger.port}") as client:
+        client.pause(reason="webhook receiver under maintenance", channels=["webhook"])
+        with running_executor(settings):
+            with running_executor(settings, assigned_timeout_s=40):  # joins: the partitions are shared
+                for booking in bookings:
+                    for n in range(JOBS_PER_BOOKING):
+                        request = sample_request(booking, pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION)
+                        request.idempotency_key = f"pause-2x:{booking}:{n}"
+                        held[booking].append(client.enqueue(request).job_id)
+                held_ids = [job for jobs in held.values() for job in jobs]
+                for job_id in held_ids:
+                    wait_until(lambda j=job_id: _statuses(settings, j) == [("paused", 1)], 30, 0.1, "paused")
+            # the second executor has left the group: the first holds every partition, the jobs still wait
+            base = _deferrals()
+            wait_until(lambda: _deferrals() >= base + len(held_ids), 40, 0.1, "re-checks by the one left")
+            assert http_receiver.requests == []
+            lifted = client.resume(reason="receiver back", channels=["webhook"])
+            assert [(p.scope, p.value) for p in lifted.changed] == [("channel", "webhook")]
+            deliveries = http_receiver.wait_for(len(held_ids), timeout_s=40)
+            for job_id in held_ids:
+                wait_until(lambda j=job_id: len(_statuses(settings, j)) == 2, 20, 0.1, "success row")
+            assert len(http_receiver.requests) == len(held_ids)
+
+    sent = [d.body["job_id"] for d in deliveries]
+    assert Counter(sent) == Counter(held_ids), "each held job delivered exactly once"
+    for booking, jobs in held.items():
+        assert [j for j in sent if j in jobs] == jobs, f"booking {booking} out of order"
+    for job_id in held_ids:
+        assert _statuses(settings, job_id) == [("paused", 1), ("succeeded", 1)]  # no attempt used
