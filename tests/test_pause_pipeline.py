@@ -34,6 +34,18 @@ def _statuses(settings, job_id: str) -> list[tuple[str, int]]:
     ]  # oldest first
 
 
+def _assert_each_held_job_sent_once_in_order(settings, deliveries, held: dict[str, list[str]]) -> None:
+    """Every held job (booking -> job ids in enqueue order) delivered exactly once, in order per booking,
+    with one `paused` row and one `succeeded` row, both attempt 1 (a pause uses no attempt)."""
+    held_ids = [job for jobs in held.values() for job in jobs]
+    sent = [d.body["job_id"] for d in deliveries]
+    assert Counter(sent) == Counter(held_ids), "each held job delivered exactly once"
+    for booking, jobs in held.items():
+        assert [j for j in sent if j in jobs] == jobs, f"booking {booking} out of order"
+    for job_id in held_ids:
+        assert _statuses(settings, job_id) == [("paused", 1), ("succeeded", 1)]
+
+
 def test_paused_channel_waits_survives_restart_and_flush_then_resumes_in_order(
     settings, http_receiver, tmp_path
 ):
@@ -88,12 +100,7 @@ def test_paused_channel_waits_survives_restart_and_flush_then_resumes_in_order(
                 )
             assert len(http_receiver.requests) == len(held_ids)
 
-    sent = [d.body["job_id"] for d in deliveries]
-    assert Counter(sent) == Counter(held_ids), "each held job delivered exactly once"
-    for booking, jobs in held.items():
-        assert [j for j in sent if j in jobs] == jobs, f"booking {booking} out of order"
-    for job_id in held_ids:
-        assert _statuses(settings, job_id) == [("paused", 1), ("succeeded", 1)]  # no attempt used
+    _assert_each_held_job_sent_once_in_order(settings, deliveries, held)
 
 
 def test_an_idle_executor_reads_pauses_and_exports_them(settings) -> None:
@@ -153,9 +160,4 @@ def test_a_pause_holds_across_two_executors_and_a_rebalance_then_each_job_goes_o
                 wait_until(lambda j=job_id: len(_statuses(settings, j)) == 2, 20, 0.1, "success row")
             assert len(http_receiver.requests) == len(held_ids)
 
-    sent = [d.body["job_id"] for d in deliveries]
-    assert Counter(sent) == Counter(held_ids), "each held job delivered exactly once"
-    for booking, jobs in held.items():
-        assert [j for j in sent if j in jobs] == jobs, f"booking {booking} out of order"
-    for job_id in held_ids:
-        assert _statuses(settings, job_id) == [("paused", 1), ("succeeded", 1)]  # no attempt used
+    _assert_each_held_job_sent_once_in_order(settings, deliveries, held)
