@@ -11,36 +11,42 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import grpc
 from sqlalchemy import select
 
 from automationctl.demo_bookings import REQUESTS, daytime_zone, demo_request
+from shared.client import AutomationClient, AutomationClientError
 from shared.config import Settings
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.models import EventLog
-from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
 
 
 def main() -> int:
     settings = Settings()
     booking_id = f"demo-{uuid.uuid4().hex[:8]}"
     job_ids = []
-    with grpc.insecure_channel(f"127.0.0.1:{settings.grpc_port}") as channel:
-        stub = pb_grpc.AutomationServiceStub(channel)
-        zone = daytime_zone(datetime.now(UTC))
-        for automation_type, recipient in REQUESTS:
-            response = stub.EnqueueAutomation(
-                demo_request(booking_id, automation_type, recipient, timezone=zone), timeout=10
-            )
-            job_ids.append(response.job_id)
-            when = (
-                response.due_at.ToDatetime(tzinfo=UTC).isoformat() if response.HasField("due_at") else "now"
-            )
+    target = f"127.0.0.1:{settings.grpc_port}"
+    zone = daytime_zone(datetime.now(UTC))
+    # the project's client: a deadline per call, UNAVAILABLE retried under the same idempotency key
+    with AutomationClient(target, timeout_s=10, retries=5, backoff_s=0.5) as client:
+        try:
+            for automation_type, recipient in REQUESTS:
+                response = client.enqueue(demo_request(booking_id, automation_type, recipient, timezone=zone))
+                job_ids.append(response.job_id)
+                when = (
+                    response.due_at.ToDatetime(tzinfo=UTC).isoformat()
+                    if response.HasField("due_at")
+                    else "now"
+                )
+                print(
+                    f"enqueued {response.idempotency_key} -> job {response.job_id} "
+                    f"({response.topic}[{response.partition}]@{response.offset}), sends {when}"
+                )
+            again = client.enqueue(demo_request(booking_id, *REQUESTS[0], timezone=zone))
+        except AutomationClientError as exc:
             print(
-                f"enqueued {response.idempotency_key} -> job {response.job_id} "
-                f"({response.topic}[{response.partition}]@{response.offset}), sends {when}"
+                f"the trigger at {target} did not accept the demo: {exc} (is `make run` up and healthy?)", file=sys.stderr
             )
-        again = stub.EnqueueAutomation(demo_request(booking_id, *REQUESTS[0], timezone=zone), timeout=10)
+            return 1
         print(f"enqueued the first one again -> duplicate={again.duplicate}, job {again.job_id}")
 
     sessions = make_session_factory(make_engine(settings.sqlalchemy_url))
