@@ -44,7 +44,8 @@ def main() -> int:
             again = client.enqueue(demo_request(booking_id, *REQUESTS[0], timezone=zone))
         except AutomationClientError as exc:
             print(
-                f"the trigger at {target} did not accept the demo: {exc} (is `make run` up and healthy?)", file=sys.stderr
+                f"the trigger at {target} did not accept the demo: {exc} (is `make run` up and healthy?)",
+                file=sys.stderr,
             )
             return 1
         print(f"enqueued the first one again -> duplicate={again.duplicate}, job {again.job_id}")
