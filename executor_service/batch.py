@@ -139,8 +139,12 @@ class BatchProcessor:
                 while (group := lanes.take()) is not None:
                     self._bookings.run(group, lanes, state)
 
-        for lane_future in [self._pool.submit(lane) for _ in range(min(self._concurrency, len(groups)))]:
-            lane_future.result()
+        lane_count = min(self._concurrency, len(groups))
+        if lane_count == 1:  # one lane (one booking): it runs here, with no hand-off to the pool and back
+            lane()
+        else:
+            for lane_future in [self._pool.submit(lane) for _ in range(lane_count)]:
+                lane_future.result()
         outcome.runs = [run for group in bookings for run in group.runs]
         outcome.blocked = [msg for group in bookings for msg in group.blocked]
         self._sent.wait_written()  # the deliveries are recorded (or Redis failed: the rows record them)
