@@ -66,7 +66,8 @@ class BookingRunner:
             job, msg = group.items[k]
             with job_log_context(job, msg):
                 slot = group.slot and k == group.next
-                run = self._run_one(job, msg, group.seen, state, slot)
+                last = k == len(group.items) - 1 and lanes.last()  # the batch's last job
+                run = self._run_one(job, msg, group.seen, state, slot, last)
             if isinstance(run, Slot) and run.reserved:
                 group.next, group.slot = k, True
                 return lanes.park(group, run.wait_s)
@@ -80,10 +81,11 @@ class BookingRunner:
         lanes.finish()
 
     def _run_one(
-        self, job: pb.AutomationJob, msg: Message, seen: set[str], state: BatchState, slot: bool
+        self, job: pb.AutomationJob, msg: Message, seen: set[str], state: BatchState, slot: bool, last: bool
     ) -> JobRun | Slot | None:
         """One job's run; None when another worker's lease holds its key (it may be running it); the
-        rate limiter's answer when the job may not be sent yet (``slot``: it already holds its slot)."""
+        rate limiter's answer when the job may not be sent yet (``slot``: it already holds its slot;
+        ``last``: the batch's last job, which writes its own sent marker)."""
         key = job.idempotency_key
         holder = state.holders.get(key)
         if key in seen or (holder is not None and holder.state is Marker.DONE):
@@ -103,9 +105,9 @@ class BookingRunner:
         run = self._runner.run(job, msg, self._sent.reserve, self._sent.unreserve)
         if run.outcome is not RunOutcome.FAILED:
             seen.add(key)
-            self._record_delivery(run)
+            self._record_delivery(run, now=last)
         return run
 
-    def _record_delivery(self, run: JobRun) -> None:
+    def _record_delivery(self, run: JobRun, *, now: bool) -> None:
         failpoints.reached("after_send")
-        self._sent.record(run.job.idempotency_key, run.job.job_id, run.outputs or {})
+        self._sent.record(run.job.idempotency_key, run.job.job_id, run.outputs or {}, now=now)

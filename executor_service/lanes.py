@@ -45,6 +45,11 @@ class Lanes(Generic[T]):
             heapq.heappush(self._parked, (time.monotonic() + wait_s, next(self._seq), task))
             self._cond.notify()
 
+    def last(self) -> bool:
+        """True when the caller's task is the only one not finished (nothing else runs after it)."""
+        with self._cond:
+            return self._open == 1
+
     def finish(self) -> None:
         """One task is done."""
         with self._cond:

@@ -2,10 +2,11 @@
 
 Job threads hand each delivery to ``SentRecorder.record()`` and go on; a background thread (two, so that
 two writes may be in flight) writes whatever has queued up meanwhile in one round trip (group commit,
-shared/batcher.py), so the markers of all lanes share round trips. A send first ``reserve()``s one of
-``max_unrecorded`` slots, freed when its marker is written: a crash can repeat at most that many sends
-(the executor uses its concurrency, the same bound as a synchronous write per job). The batch waits for
-its markers (``wait_written()``) before it makes its outcome durable.
+shared/batcher.py), so the markers of all lanes share round trips; the batch's last send writes its own
+(nothing is left to share it, and a lone job's batch then needs no thread hand-off). A send first
+``reserve()``s one of ``max_unrecorded`` slots, freed when its marker is written: a crash can repeat at
+most that many sends (the executor uses its concurrency, the same bound as a synchronous write per job).
+The batch waits for its markers (``wait_written()``) before it makes its outcome durable.
 """
 
 from __future__ import annotations
@@ -49,11 +50,16 @@ class SentRecorder:
         """The reserved send did not happen (the job failed before delivering)."""
         self._slots.release()
 
-    def record(self, key: str, job_id: str, outputs: dict[str, Any]) -> None:
-        """Queue a ``sent`` marker (for a send that ``reserve()``d its slot)."""
+    def record(self, key: str, job_id: str, outputs: dict[str, Any], *, now: bool = False) -> None:
+        """Queue a ``sent`` marker (for a send that ``reserve()``d its slot); ``now``: write it on this
+        thread instead (the batch's last send: no other marker could share its round trip, and the batch
+        waits for it anyway, so the hand-off to a writer and back would only add two thread wake-ups)."""
         with self._written:
             self._recorded += 1
-        self._batcher.put((key, job_id, outputs))
+        if now:
+            self._write([(key, job_id, outputs)])
+        else:
+            self._batcher.put((key, job_id, outputs))
 
     def wait_written(self, timeout_s: float | None = None) -> bool:
         """Until every marker recorded so far is written (or failed); False on timeout."""
