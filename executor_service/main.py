@@ -18,7 +18,6 @@ the process exits anyway (what was not committed is redelivered to another worke
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import signal
@@ -33,6 +32,7 @@ from shared import failpoints
 from shared.db.engine import make_engine
 from shared.db.schema import wait_for_schema
 from shared.errors import SettingsError
+from shared.heap import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.metrics_server import MetricsServer
 from shared.startup import exit_config_error, settings_or_exit
@@ -87,19 +87,6 @@ def main() -> None:
     log.info("executor service stopped")
     if not stop.is_set():  # the loop ended on its own: a crash, not a shutdown
         sys.exit(1)
-
-
-def freeze_startup_heap() -> None:
-    """Move what start-up built (modules, settings, protobuf descriptors, SQLAlchemy metadata, clients:
-    ~100,000 objects that live as long as the process) out of the garbage collector's sight.
-
-    A full collection traverses every tracked object; while jobs flow, a batch's objects reach the oldest
-    generation and trigger one every second or so, and it holds the GIL throughout: 50-95 ms each, with
-    those objects, every thread of the executor stopped (bench scenario 3: ~0.3 s of a 4 s drain). Frozen,
-    they are not traversed (1-3 ms). They are freed by reference counting as before; only a reference
-    cycle among them would never be collected, and they are kept for the process's life anyway."""
-    gc.collect()
-    gc.freeze()
 
 
 if __name__ == "__main__":

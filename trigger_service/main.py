@@ -18,6 +18,7 @@ import threading
 from shared.db.engine import make_engine
 from shared.db.schema import watch_schema
 from shared.errors import SettingsError
+from shared.heap import freeze_startup_heap
 from shared.logs import configure_logging
 from shared.metrics_server import MetricsServer
 from shared.startup import exit_config_error, missing_backend_settings, settings_or_exit
@@ -46,6 +47,7 @@ def main() -> None:
     )
     metrics_port = metrics_server.start()
     trigger.start()
+    freeze_startup_heap()  # full collections under load no longer traverse it (shared/heap.py)
     serving.set()
     metrics.READY.set(1)
     log.info("trigger service listening", extra={"grpc_port": trigger.port, "metrics_port": metrics_port})

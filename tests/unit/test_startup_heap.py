@@ -1,10 +1,10 @@
-"""The executor freezes its start-up heap: full collections while jobs flow no longer traverse it."""
+"""A service freezes its start-up heap: full collections while jobs flow no longer traverse it."""
 
 from __future__ import annotations
 
 import gc
 
-from executor_service.main import freeze_startup_heap
+from shared.heap import freeze_startup_heap
 
 
 def test_objects_alive_at_start_up_are_frozen_and_still_usable():
