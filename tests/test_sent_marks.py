@@ -39,6 +39,22 @@ def test_recorded_deliveries_become_sent_markers_with_their_outputs(client):
     assert recorder.failed == 0
 
 
+def test_the_batchs_last_marker_is_written_on_the_senders_thread_before_record_returns(client):
+    """``now=True`` (the batch's last send): no writer thread, the marker is in Redis and its slot free
+    when ``record`` returns."""
+    dedup = table(client)
+    recorder = SentRecorder(dedup, max_unrecorded=1)
+    recorder.reserve()
+    writers_before = {t.name for t in threading.enumerate() if t.name.startswith("sent-marks")}
+    recorder.record("last", "job-last", {"body": "bye"}, now=True)
+    assert dedup.claim(["last"])["last"].state == "sent"
+    assert recorder.wait_written(timeout_s=0)  # nothing left to wait for
+    assert {t.name for t in threading.enumerate() if t.name.startswith("sent-marks")} == writers_before
+    recorder.reserve()  # the one slot was freed by the write itself
+    recorder.unreserve()
+    recorder.close()
+
+
 def test_at_most_max_unrecorded_sends_wait_for_their_marker(client):
     """With Redis stalled, a 4th reservation blocks until a marker of the first 3 is written."""
     recorder = SentRecorder(table(client), max_unrecorded=3)
