@@ -49,7 +49,7 @@ def test_a_connection_dropped_while_idle_is_replaced_before_anyone_uses_it(engin
     assert second != first
 
 
-def test_a_connection_dropped_while_in_use_fails_one_statement_and_the_next_gets_a_live_one(engine, terminate):
+def test_a_connection_dropped_in_use_fails_one_statement_and_the_next_gets_a_live_one(engine, terminate):
     first = backend_pid(engine)
     terminate(first)
     with pytest.raises(DBAPIError) as failed:
