@@ -55,9 +55,10 @@ def build_loop(
         lease_s=settings.dedup_lease_s,
         ttl_s=settings.dedup_ttl_s,
     )
-    sessions = make_session_factory(make_engine(settings.sqlalchemy_url))
+    engine = make_engine(settings.sqlalchemy_url)
+    sessions = make_session_factory(engine)
     eventlog = EventLogWriter(
-        sessions,
+        engine,
         observe_s=metrics.EVENTLOG_WRITE_DURATION.observe,
         on_error=metrics.EVENTLOG_WRITE_ERRORS.inc,
     )

@@ -33,7 +33,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def writer(engine: Engine) -> EventLogWriter:
-    return EventLogWriter(make_session_factory(engine))
+    return EventLogWriter(engine)
 
 
 def row(job_id: str, key: str, status: str = EventStatus.SUCCEEDED, **fields: Any) -> EventRow:
@@ -144,7 +144,7 @@ def test_succeeded_keys_are_the_keys_with_a_success_row_and_leave_the_next_write
 ):
     pooled = create_engine(database_url, pool_size=1, max_overflow=0)  # one connection, reused
     try:
-        writer = EventLogWriter(make_session_factory(pooled))
+        writer = EventLogWriter(pooled)
         writer.write([row("j1", "k1"), row("j2", "k2", EventStatus.RETRY_SCHEDULED), row("j3", "k3")])
         asked = ["k1", "k2", "k3", "k4", "k1", 'it\'s "quoted", {braced}']
         assert writer.succeeded_keys(asked) == {"k1", "k3"}

@@ -44,9 +44,11 @@ class ReplayOutcome:
 
 
 class Replayer:
-    def __init__(self, sessions: sessionmaker[Session], producer: JobProducer, jobs_topic: str) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], writer: EventLogWriter, producer: JobProducer, jobs_topic: str
+    ) -> None:
         self._sessions = sessions
-        self._writer = EventLogWriter(sessions)
+        self._writer = writer
         self._producer = producer
         self._jobs_topic = jobs_topic
 

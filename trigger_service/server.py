@@ -19,6 +19,7 @@ from shared.booking_state import BookingStates
 from shared.config import Settings
 from shared.constants import DEPENDENCY_CHECK_TIMEOUT_S
 from shared.db.engine import make_engine, make_session_factory
+from shared.db.eventlog_writer import EventLogWriter
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
@@ -110,7 +111,7 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
         Enqueuer(settings.jobs_topic, producer, idempotency, bookings, due_times),
         bookings,
         RunsReader(sessions),
-        Replayer(sessions, producer, settings.jobs_topic),
+        Replayer(sessions, EventLogWriter(engine), producer, settings.jobs_topic),
         PendingCanceller(sessions),
         PauseStore(sessions),
         produce_timeout_s=settings.produce_timeout_s,

@@ -18,7 +18,7 @@ from operator import attrgetter
 import psycopg
 from sqlalchemy import ARRAY, JSON, Engine, String, any_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from shared import json_text
 from shared.db.event_row import COLUMNS, EventRow
@@ -34,14 +34,14 @@ class EventLogWriter:
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        engine: Engine,
         *,
         observe_s: Callable[[float], None] | None = None,
         on_error: Callable[[], None] | None = None,
     ) -> None:
         # Core connections, not ORM sessions: a batch's two statements need no unit of work, and a
         # Session around each cost ~40-90 µs of CPU per batch, what a small batch pays per job.
-        self._engine: Engine = sessions.kw["bind"]
+        self._engine = engine
         self._observe_s = observe_s
         self._on_error = on_error
 
