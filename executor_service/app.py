@@ -24,7 +24,12 @@ from executor_service.runner import JobRunner
 from shared.automation_settings import AutomationSettings, load_automation_settings
 from shared.booking_state import BookingStates
 from shared.config import Settings
-from shared.constants import IDLE_JOBS_PARK_S, RATE_LIMIT_MAX_WAIT_S, SHORTEST_TIER_PARK_S
+from shared.constants import (
+    IDLE_JOBS_PARK_S,
+    PG_PING_AFTER_IDLE_S,
+    RATE_LIMIT_MAX_WAIT_S,
+    SHORTEST_TIER_PARK_S,
+)
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.eventlog_writer import EventLogWriter
 from shared.kafka import JobProducer, consumer_config, make_consumer, producer_config
@@ -55,7 +60,8 @@ def build_loop(
         lease_s=settings.dedup_lease_s,
         ttl_s=settings.dedup_ttl_s,
     )
-    engine = make_engine(settings.sqlalchemy_url)
+    # a ping per batch only after an idle second: every statement here survives a failure (outage.py)
+    engine = make_engine(settings.sqlalchemy_url, ping_after_idle_s=PG_PING_AFTER_IDLE_S)
     sessions = make_session_factory(engine)
     eventlog = EventLogWriter(
         engine,

@@ -76,7 +76,7 @@ SCHEMA_CHECK_INTERVAL_S = 2.0
 SCHEMA_LOG_INTERVAL_S = 10.0
 # PostgreSQL: longest a connection attempt may take (shared/db/engine.py; the URL's connect_timeout wins).
 PG_CONNECT_TIMEOUT_S = 5
-# A pooled PostgreSQL connection idle this long or longer is pinged before it is handed out (db/engine.py).
+# The executor's pooled PostgreSQL connections: pinged before use only once idle this long (db/engine.py).
 PG_PING_AFTER_IDLE_S = 1.0
 
 # Operator RPCs: runs, dead letters, replays (trigger_service/operator_validation.py)

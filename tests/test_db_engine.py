@@ -1,6 +1,8 @@
-"""The PostgreSQL pool pings a connection only once it sat idle (shared/db/engine.py): one the server
-dropped while idle is replaced unseen; one dropped while in steady use fails one statement, and the pool
-hands out a live one right after (what the executor's outage pause and the operator RPCs' retry rely on)."""
+"""Pooled PostgreSQL connections the server dropped (shared/db/engine.py). Every engine but the executor's
+pings before each use: a dropped connection is replaced unseen (a tool polling the EventLog, an operator
+RPC, the schema watch). The executor's pings only once a connection sat idle: one dropped while idle is
+replaced unseen; one dropped while in steady use fails one statement (the outage pause retries it) and the
+pool hands out a live one right after."""
 
 from __future__ import annotations
 
@@ -10,15 +12,20 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from shared import constants
 from shared.db.engine import make_engine
 
 IDLE_S = 0.3
 
 
 @pytest.fixture
-def engine(postgres_url, monkeypatch):
-    monkeypatch.setattr(constants, "PG_PING_AFTER_IDLE_S", IDLE_S)
+def executors_engine(postgres_url):
+    engine = make_engine(postgres_url, ping_after_idle_s=IDLE_S)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def default_engine(postgres_url):
     engine = make_engine(postgres_url)
     yield engine
     engine.dispose()
@@ -41,18 +48,24 @@ def backend_pid(engine) -> int:
         return conn.scalar(text("SELECT pg_backend_pid()"))
 
 
-def test_a_connection_dropped_while_idle_is_replaced_before_anyone_uses_it(engine, terminate):
-    first = backend_pid(engine)
+def test_by_default_a_connection_dropped_in_steady_use_is_replaced_unseen(default_engine, terminate):
+    first = backend_pid(default_engine)
+    terminate(first)
+    assert backend_pid(default_engine) != first  # no error: pinged at checkout, replaced
+
+
+def test_a_connection_dropped_while_idle_is_replaced_before_use(executors_engine, terminate):
+    first = backend_pid(executors_engine)
     terminate(first)
     time.sleep(IDLE_S + 0.2)
-    second = backend_pid(engine)  # no error: the ping found it dead and the pool connected anew
+    second = backend_pid(executors_engine)  # no error: the ping found it dead and the pool connected anew
     assert second != first
 
 
-def test_a_connection_dropped_in_use_fails_one_statement_and_the_next_gets_a_live_one(engine, terminate):
-    first = backend_pid(engine)
+def test_a_connection_dropped_in_use_fails_one_statement_then_a_live_one(executors_engine, terminate):
+    first = backend_pid(executors_engine)
     terminate(first)
     with pytest.raises(DBAPIError) as failed:
-        backend_pid(engine)  # used moments ago: not pinged, so its statement meets the closed socket
+        backend_pid(executors_engine)  # used moments ago: not pinged; its statement meets the closed socket
     assert failed.value.connection_invalidated
-    assert backend_pid(engine) not in (first, None)
+    assert backend_pid(executors_engine) not in (first, None)

@@ -33,8 +33,12 @@ def pg_connect_args(url: URL) -> dict[str, Any]:
     return {k: v for k, v in _PG_DEFAULTS.items() if k not in url.query}
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; for SQLite, create the file's folder and enable WAL for concurrent readers."""
+def make_engine(url: str, *, ping_after_idle_s: float | None = None) -> Engine:
+    """Create an engine; for SQLite, create the file's folder and enable WAL for concurrent readers.
+
+    A pooled connection is pinged before it is handed out (a connection the server dropped is replaced
+    unseen). ``ping_after_idle_s`` (PostgreSQL only, for a caller whose every statement survives one
+    failure: the executor): ping it only once it sat idle that long, see ``_ping_when_idle``."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -51,8 +55,11 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    engine = create_engine(url, pool_size=5, max_overflow=5, connect_args=pg_connect_args(parsed))
-    _ping_when_idle(engine, constants.PG_PING_AFTER_IDLE_S)
+    connect_args = pg_connect_args(parsed)
+    if ping_after_idle_s is None:
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
+    engine = create_engine(url, pool_size=5, max_overflow=5, connect_args=connect_args)
+    _ping_when_idle(engine, ping_after_idle_s)
     return engine
 
 
@@ -60,8 +67,9 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
     """Ping a pooled connection before handing it out only when it sat idle ``idle_s`` or longer (a
     connection dropped by a restart, a proxy or a firewall is found and replaced, as by ``pool_pre_ping``),
     not on every checkout: under traffic each batch's statements would pay a round trip more each (~70-200
-    µs of client CPU). A connection used moments ago that the server dropped fails its statement instead:
-    the executor's outage pause retries it on a new one (the pool is invalidated on a disconnect)."""
+    µs of client CPU). A connection used moments ago that the server dropped fails its statement instead
+    (the pool is invalidated on a disconnect): only for a caller that retries it on a new one, as the
+    executor's outage pause does; every other caller keeps ``pool_pre_ping``."""
 
     @event.listens_for(engine, "checkin")
     def _idle_since(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
