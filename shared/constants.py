@@ -57,9 +57,11 @@ RATE_LIMIT_MAX_WAIT_S = 0.5
 # read to its end, is fetched again after this long (it also takes waits shorter than its tier).
 SHORTEST_TIER_PARK_S = 0.25
 # Once the consume loop got no message for IDLE_AFTER_S, a jobs partition read to its end is parked for
-# IDLE_JOBS_PARK_S: an idle executor fetches 1/IDLE_JOBS_PARK_S times a second, not once per
-# fetch.wait.max.ms (what an idle Tansu broker spends is per fetch request, see bench/README.md). Every
-# park ends on a multiple of IDLE_JOBS_PARK_S (executor_service/parking.py), so parks end together.
+# at least IDLE_JOBS_PARK_S, until the next multiple of it (executor_service/parking.py: parks end
+# together). A partition resumed on that grid reads its end again one fetch wait later, so the next end
+# is two grid steps on: an idle executor fetches every 2 * IDLE_JOBS_PARK_S (5 times a second), not once
+# per fetch.wait.max.ms (what an idle Tansu broker spends is per fetch request, see bench/README.md), and
+# the first job after a quiet spell waits up to ~2 * IDLE_JOBS_PARK_S (`python -m bench.first_job`).
 IDLE_AFTER_S = 1.0
 IDLE_JOBS_PARK_S = 0.1
 

@@ -120,3 +120,27 @@ def test_every_scenario_reports_its_numbers(kafka_bootstrap, redis_url, postgres
         assert (
             e2e_row["jobs"] == e2e_row["seen"] == cost_offered and e2e_row["p99_ms"] >= e2e_row["p50_ms"] > 0
         )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_first_job_reports_the_wait_of_each_call(kafka_bootstrap, redis_url, postgres_admin_url):
+    """`python -m bench.first_job` (ARCHITECTURE.md quotes it): one wait per call, then min / p50 / max."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOMATION_", "BENCH_"))}
+    env |= {
+        "BENCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "BENCH_REDIS_URL": redis_url,
+        "BENCH_POSTGRES_URL": postgres_admin_url or "",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.first_job", "2", "1.1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    waits = [float(line.split("wait")[1].split()[0]) for line in proc.stdout.splitlines() if " wait " in line]
+    assert len(waits) == 2 and all(w > 0 for w in waits), proc.stdout
+    assert f"max {max(waits):.1f} ms" in proc.stdout.splitlines()[-1]
