@@ -25,7 +25,7 @@ from bench.scenario_latency import _wait_rows
 from bench.services import Executor, Trigger
 from bench.stack import Stack
 from bench.stages import breakdown
-from bench.stats import latency_ms
+from bench.stats import latency_ms, per_second
 
 # After the warm-up rows, before the idle window: the executor parks an idle jobs topic only once it has
 # been quiet for a second (consumer_loop.py), and the idle target is the quiet stack of `make run`.
@@ -96,6 +96,7 @@ def run(
     seen = polled["seen"]
     jobs = len(sends)
     e2e = [seen[job_id] - scheduled for job_id, scheduled, _, _ in sends if job_id in seen]
+    result.timeline = per_second(sends, seen, min((scheduled for _, scheduled, _, _ in sends), default=0.0))
     for name in (*PIPELINE, "generator", "poller", "machine"):
         if name in used or name in idle:
             result.rows.append(_row(name, idle.get(name), used.get(name), window, jobs))
@@ -141,7 +142,9 @@ def run(
         f"{jobs} jobs accepted of {int(rate * duration_s)} offered, {len(e2e)} success rows seen, "
         f"errors {out['errors'] or 0}; window {window:.2f}s (release of the generator -> last row seen)",
         f"end to end at {rate:g}/s: p50 {e2e_ms['p50_ms']} ms, p99 {e2e_ms['p99_ms']} ms, "
-        f"max {e2e_ms['max_ms']} ms (scheduled send -> success row visible, as scenario 4)",
+        f"max {e2e_ms['max_ms']} ms (scheduled send -> success row visible, as scenario 4); p99 per second "
+        "of the run (ms), the first second right after the IDLE window: "
+        + " ".join(f"{w['p99_ms']:.0f}" for w in result.timeline),
         f"floor: the no-op Health.Check paced at {rate:g}/s on the same trigger costs it "
         f"{noop['trigger_us_per_call']} us per call (and the generator {noop['generator_us_per_call']}): "
         "the gRPC layer's own share of the trigger's cost per job",

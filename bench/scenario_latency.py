@@ -18,7 +18,7 @@ from bench.poller import Poller
 from bench.report import ScenarioResult
 from bench.services import Executor, Trigger
 from bench.stack import Stack
-from bench.stats import latency_ms, rate
+from bench.stats import latency_ms, per_second, rate
 
 
 def _wait_rows(reader: EventLogReader, count: int, timeout_s: float) -> None:
@@ -27,15 +27,6 @@ def _wait_rows(reader: EventLogReader, count: int, timeout_s: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"warm-up: {reader.succeeded()}/{count} rows after {timeout_s}s")
         time.sleep(0.05)
-
-
-def _per_second(sends: list, seen: dict[str, float], started: float) -> list[dict]:
-    """End-to-end latency by the second of the run in which the call was scheduled."""
-    windows: dict[int, list[float]] = {}
-    for job_id, scheduled, _, _ in sends:
-        if job_id in seen:
-            windows.setdefault(int(scheduled - started), []).append(seen[job_id] - scheduled)
-    return [{"second": s, "jobs": len(v), **latency_ms(v)} for s, v in sorted(windows.items())]
 
 
 def run(stack: Stack, per_s: float, duration_s: float, profile_dir: Path | None = None) -> ScenarioResult:
@@ -78,7 +69,7 @@ def run(stack: Stack, per_s: float, duration_s: float, profile_dir: Path | None 
         {"measure": "scheduled -> enqueue call answered", "jobs": len(calls), **latency_ms(calls)},
         {"measure": "scheduled -> call sent (generator lag)", "jobs": len(lag), **latency_ms(lag)},
     ]
-    result.timeline = _per_second(sends, seen, run_.started)
+    result.timeline = per_second(sends, seen, run_.started)
     result.memory = [
         {"scenario": "4 latency", "process": p.name, "peak_rss_mib": p.peak_rss_mib}
         for p in (trigger, executor)

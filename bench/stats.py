@@ -26,3 +26,16 @@ def latency_ms(values: Sequence[float]) -> dict[str, float]:
 
 def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else math.nan
+
+
+def per_second(sends: Sequence[tuple], seen: dict[str, float], started: float) -> list[dict]:
+    """End-to-end latency by the second of the run in which each call was scheduled.
+
+    ``sends`` holds ``(job_id, scheduled, sent, answered)`` tuples; ``seen`` maps a job id to the time its
+    row was seen.
+    """
+    windows: dict[int, list[float]] = {}
+    for job_id, scheduled, *_ in sends:
+        if job_id in seen:
+            windows.setdefault(int(scheduled - started), []).append(seen[job_id] - scheduled)
+    return [{"second": s, "jobs": len(v), **latency_ms(v)} for s, v in sorted(windows.items())]
