@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ from shared.constants import (
 )
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.eventlog_writer import EventLogWriter
+from shared.doorbell import DoorbellListener, wake_channel
 from shared.kafka import JobProducer, consumer_config, make_consumer, producer_config
 from shared.redis_client import make_redis
 from shared.topics import delay_topic, retry_topic
@@ -117,6 +119,8 @@ def build_loop(
         ),
         stats_cb=record_consumer_lag,
     )
+    wake = threading.Event()  # set by the trigger's wake-up calls (shared/doorbell.py)
+    listener = DoorbellListener(redis_client, wake_channel(settings.jobs_topic), wake)
     retries, delays = settings.retry_tiers_s, settings.delay_tiers_s
     tier_park_s = {
         retry_topic(settings.jobs_topic, t): park_s(t, retries, SHORTEST_TIER_PARK_S) for t in retries
@@ -127,10 +131,12 @@ def build_loop(
         topics=[settings.jobs_topic, *tier_park_s],
         tier_park_s=tier_park_s,
         idle_park_s=IDLE_JOBS_PARK_S,
+        wake=wake,
         batch_max=settings.batch_max_messages,
         batch_wait_s=settings.batch_wait_s,
-        on_close=lambda: producer.close(timeout_s=5.0),
-        progress=_each_turn(pause_watch.start, progress),  # so an idle executor exports the pauses too
+        on_close=_each_turn(listener.stop, lambda: producer.close(timeout_s=5.0)),
+        # started on the first turn, so an idle executor exports the pauses too, and hears the trigger
+        progress=_each_turn(pause_watch.start, listener.start, progress),
     )
 
 
@@ -149,7 +155,8 @@ def _rate_limiter(client: Redis, automations: AutomationSettings, settings: Sett
 
 
 def _each_turn(*steps: Callable[[], object] | None) -> Callable[[], None]:
-    """One callable running ``steps`` (None skipped) in order: the consume loop's per-turn hook."""
+    """One callable running ``steps`` (None skipped) in order: the consume loop's per-turn and close
+    hooks."""
 
     def turn() -> None:
         for step in steps:

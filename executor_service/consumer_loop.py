@@ -37,7 +37,7 @@ from executor_service.outage import OutagePause
 from executor_service.outcome import BatchOutcome, Stage
 from executor_service.parking import Parking
 from executor_service.partition_ledger import PartitionLedger
-from shared.constants import BLOCKED_RETRY_S
+from shared.constants import BLOCKED_RETRY_S, WAKE_TURN_S
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class ConsumeLoop:
         topics: Sequence[str],
         tier_park_s: Mapping[str, float],
         idle_park_s: float = 0.0,
+        wake: threading.Event | None = None,
         batch_max: int,
         batch_wait_s: float,
         on_close: Callable[[], object] = lambda: None,
@@ -70,7 +71,8 @@ class ConsumeLoop:
         """``tier_park_s``: the retry/delay tier topics, each with how long a partition of it read to its
         end goes unfetched (parking.py). ``progress`` is called once per loop turn and per poll of an
         outage pause (liveness.py). ``idle_park_s``: how long a jobs partition read to its end is
-        parked once no message came for ``IDLE_AFTER_S`` (0: never). The consumer must have
+        parked once no message came for ``IDLE_AFTER_S`` (0: never); ``wake``, once set (by another
+        thread: shared/doorbell.py), ends those parks on the next turn. The consumer must have
         ``enable.partition.eof`` set."""
         self._consumer = consumer
         self._processor = processor
@@ -79,6 +81,7 @@ class ConsumeLoop:
         self._batch_wait_s = batch_wait_s
         self._on_close = on_close
         self._progress = progress
+        self._wake = wake
         self._parking = Parking(consumer, tier_park_s=tier_park_s, idle_park_s=idle_park_s)
         self._outage = OutagePause(consumer, paused=self._parking, batch_max=batch_max, progress=progress)
         # held-aside messages and how far each partition was handled; at most a batch held per partition
@@ -100,6 +103,9 @@ class ConsumeLoop:
         try:
             while not stop.is_set():
                 self._progress()
+                if self._wake is not None and self._wake.is_set():
+                    self._wake.clear()  # before: a ring heard meanwhile is taken on the next turn
+                    self._parking.wake_idle()
                 self._parking.resume_due()
                 messages = self._fetch()
                 fetched = self._parking.hold_back_not_due([m for m in messages if not self._is_error(m)])
@@ -168,6 +174,8 @@ class ConsumeLoop:
     def _wait_s(self) -> float:
         now = time.monotonic()
         wait_s = self._batch_wait_s
+        if self._wake is not None and self._parking.idle_parked:  # a ring is taken within a turn
+            wait_s = min(wait_s, WAKE_TURN_S)
         resume_in_s = self._parking.next_in_s(now)
         if resume_in_s is not None:
             wait_s = min(wait_s, resume_in_s)

@@ -8,7 +8,9 @@ durable work.
 
 librdkafka reports a partition's end once (until the next seek). A jobs partition read to its end while
 messages still came is remembered here and parked once the loop turns quiet; otherwise it would be fetched
-every ``fetch.wait.max.ms`` for as long as the executor idles.
+every ``fetch.wait.max.ms`` for as long as the executor idles. A wake-up call from the trigger
+(shared/doorbell.py) ends every idle park at once (:meth:`Parking.wake_idle`): the first job after a
+quiet spell need not wait for the park's end.
 
 A resume seeks the partition again, to where it was paused: with every partition paused, librdkafka's
 fetcher sleeps up to ~1 s and a resume alone is noticed only then; a seek wakes it (a retry due in 2 s
@@ -42,6 +44,7 @@ class Parking:
         self._paused = PauseSchedule()
         self._offsets: dict[TP, int] = {}  # each paused partition's offset (its last seek)
         self._ended: dict[TP, int] = {}  # jobs partitions read to their end while messages still came
+        self._idle: set[TP] = set()  # jobs partitions paused for no reason but the idle park
 
     def hold_back_not_due(self, batch: list[Message]) -> list[Message]:
         """Drop retry/delay messages not due yet (and what follows them in their partition); pause and
@@ -84,7 +87,23 @@ class Parking:
             for tp, offset in self._ended.items():
                 if tp not in self._paused:
                     self.pause_until(tp, offset, self._on_grid(now, self._idle_park_s))
+                    self._idle.add(tp)
             self._ended.clear()
+
+    @property
+    def idle_parked(self) -> bool:
+        """True while some jobs partition is parked because the loop is idle."""
+        return bool(self._idle)
+
+    def wake_idle(self) -> None:
+        """End the idle park of every jobs partition now (a wake-up call: shared/doorbell.py); a partition
+        paused for another reason keeps its pause."""
+        if self._idle:
+            now = time.monotonic()
+            for tp in self._idle:
+                self._paused.pause(tp, now)  # the earlier end wins
+            self._idle.clear()
+            self.resume_due()
 
     def _on_grid(self, now: float, park_s: float) -> float:
         """``park_s``, stretched to end on a multiple of the idle park: partitions parked a few
@@ -105,6 +124,7 @@ class Parking:
         self._consumer.pause([partition])
         self._consumer.seek(partition)
         self._offsets[tp] = offset
+        self._idle.discard(tp)  # paused for this reason now (the earlier end of both is kept)
         self._paused.pause(tp, time.monotonic() + delay_s)
         metrics.PAUSED_PARTITIONS.set(len(self._paused))
 
@@ -113,6 +133,7 @@ class Parking:
             TopicPartition(tp[0], tp[1], self._offsets.pop(tp)) for tp in self._paused.due(time.monotonic())
         ]
         if due:
+            self._idle.difference_update((p.topic, p.partition) for p in due)
             self._consumer.resume(due)
             for partition in due:  # wakes the fetcher (module docstring)
                 self._consumer.seek(partition)
@@ -127,6 +148,7 @@ class Parking:
         for tp in (tps := list(tps)):
             self._offsets.pop(tp, None)
             self._ended.pop(tp, None)
+            self._idle.discard(tp)
         self._paused.forget(tps)
 
     def partitions(self) -> frozenset[TP]:

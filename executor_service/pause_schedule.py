@@ -9,8 +9,9 @@ Three reasons pause a partition, all with a resume time:
 - a jobs partition read to its end once no message came for ``IDLE_AFTER_S`` is parked too, until the
   next multiple of ``IDLE_JOBS_PARK_S`` at least that far away: an idle executor then fetches 5 times a
   second (every 200 ms: shared/constants.py says why), not once per ``fetch.wait.max.ms``. The first
-  job after a quiet spell waits for at most that cycle; the jobs of a steady flow never wait for it
-  (nothing is parked while messages come).
+  job after a quiet spell waits for at most that cycle, or much less when the trigger rings
+  (shared/doorbell.py); the jobs of a steady flow never wait for it (nothing is parked while messages
+  come).
 
 A pause is forgotten when its partition is revoked; librdkafka keeps it, so the consume loop resumes
 every partition it is assigned (a partition assigned again starts unpaused, is read to its end and parked

@@ -61,9 +61,20 @@ SHORTEST_TIER_PARK_S = 0.25
 # together). A partition resumed on that grid reads its end again one fetch wait later, so the next end
 # is two grid steps on: an idle executor fetches every 2 * IDLE_JOBS_PARK_S (5 times a second), not once
 # per fetch.wait.max.ms (what an idle Tansu broker spends is per fetch request, see bench/README.md), and
-# the first job after a quiet spell waits up to ~2 * IDLE_JOBS_PARK_S (`python -m bench.first_job`).
+# the first job after a quiet spell would wait up to ~2 * IDLE_JOBS_PARK_S (`python -m bench.first_job`)
+# but for the trigger's wake-up call below.
 IDLE_AFTER_S = 1.0
 IDLE_JOBS_PARK_S = 0.1
+# The wake-up call (shared/doorbell.py): once the broker acknowledged a job, the trigger publishes on this
+# Redis pub/sub channel (+ the jobs topic), at most every WAKE_RING_INTERVAL_S per trigger process; an
+# executor hearing it resumes its parked jobs partitions on its next loop turn. A ring skipped means this
+# trigger rang less than the interval ago, for a job the executor that took it got since: that one is not
+# parked (it parks only after IDLE_AFTER_S), so with one executor every first job after a quiet spell
+# rings. With several, a job skipped may go to another, parked one: it waits for the park's end.
+WAKE_CHANNEL_PREFIX = "automation:wake:"
+WAKE_RING_INTERVAL_S = 0.05
+# While its jobs partitions are parked, the executor's loop turns (and so looks for a ring) this often.
+WAKE_TURN_S = 0.01
 
 # Trigger dependency checks (trigger_service/dependencies.py): longest one check may take before its
 # dependency counts as down (a hung check stays down until it answers).

@@ -27,6 +27,7 @@ from google.rpc import code_pb2, status_pb2
 
 from shared.booking_state import BookingStates
 from shared.codec import encode_job
+from shared.doorbell import Doorbell
 from shared.errors import IdempotencyStoreUnavailable
 from shared.ids import uuid4_hexes
 from shared.kafka import Delivery, JobProducer
@@ -103,8 +104,11 @@ class Enqueuer:
         idempotency: IdempotencyStore,
         bookings: BookingStates,
         due_times: DueAtResolver,
+        doorbell: Doorbell | None = None,
     ) -> None:
+        """``doorbell`` is rung once the broker acknowledged a job (shared/doorbell.py)."""
         self._jobs_topic = jobs_topic
+        self._doorbell = doorbell
         self._producer = producer
         self._idempotency = idempotency
         self._bookings = bookings
@@ -230,6 +234,8 @@ class Enqueuer:
             outcomes = {k: a if isinstance(a, Delivery) else None for k, a in replies}
             self._settle(outcomes, jobs)
             settled.set_result(outcomes)
+            if self._doorbell is not None and any(d is not None for d in outcomes.values()):
+                self._doorbell.ring()  # after the answer: a Redis failing here never delays a caller
 
         # Settling takes Redis round trips: not on the producer's poll thread, which serves every ack.
         answered.add_done_callback(lambda f: self._settlers.submit(settle, f))

@@ -20,6 +20,7 @@ from shared.config import Settings
 from shared.constants import DEPENDENCY_CHECK_TIMEOUT_S
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.eventlog_writer import EventLogWriter
+from shared.doorbell import Doorbell, wake_channel
 from shared.kafka import JobProducer, producer_config
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
@@ -108,7 +109,14 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     engine = make_engine(settings.sqlalchemy_url)  # connects on first use
     sessions = make_session_factory(engine)
     servicer = AutomationServicer(
-        Enqueuer(settings.jobs_topic, producer, idempotency, bookings, due_times),
+        Enqueuer(
+            settings.jobs_topic,
+            producer,
+            idempotency,
+            bookings,
+            due_times,
+            doorbell=Doorbell(redis_client, wake_channel(settings.jobs_topic)),
+        ),
         bookings,
         RunsReader(sessions),
         Replayer(sessions, EventLogWriter(engine), producer, settings.jobs_topic),

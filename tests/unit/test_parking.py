@@ -121,3 +121,31 @@ def test_a_revoked_partition_is_forgotten_with_its_remembered_end(clock):
     consumer.calls.clear()
     parking.resume_due()
     assert consumer.calls == [] and parking.partitions() == frozenset()
+
+
+def test_a_wake_up_call_ends_every_idle_park_now_and_no_other_pause(clock):
+    parking, consumer = make(clock)
+    parking.park_read_to_end([EndOf(3, p=0), EndOf(9, p=1), EndOf(4, p=2), EndOf(2, t=TIER)])
+    clock.now += IDLE_AFTER_S
+    parking.park_read_to_end([])  # quiet: the three jobs partitions are parked
+    assert parking.idle_parked
+    parking.pause_until(("jobs", 2), 4, 1.0)  # and jobs 2 for another reason too (a crowded ledger)
+    consumer.calls.clear()
+    parking.wake_idle()
+    assert consumer.calls == [
+        ("resume", "jobs", 0, 3),
+        ("resume", "jobs", 1, 9),
+        ("seek", "jobs", 0, 3),
+        ("seek", "jobs", 1, 9),
+    ]
+    assert parking.partitions() == {("jobs", 2), (TIER, 0)}, "the tier and the other pause are kept"
+    assert not parking.idle_parked
+    consumer.calls.clear()
+    parking.wake_idle()  # nothing idle-parked: nothing to do
+    park_end = 1001.1  # the earlier of jobs 2's two ends is kept: its park's, on the grid
+    clock.now = park_end - 0.01
+    parking.resume_due()
+    assert consumer.calls == [], "jobs 2 resumes at its park's end, not at the call"
+    clock.now = park_end
+    parking.resume_due()
+    assert consumer.calls == [("resume", "jobs", 2, 4), ("seek", "jobs", 2, 4)]
