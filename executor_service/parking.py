@@ -40,7 +40,7 @@ class Parking:
         self._consumer = consumer
         self._tier_park_s = dict(tier_park_s)
         self._idle_park_s = idle_park_s
-        self._last_message_at = time.monotonic()
+        self._active_at = time.monotonic()  # the last message, or the last wake-up call
         self._paused = PauseSchedule()
         self._offsets: dict[TP, int] = {}  # each paused partition's offset (its last seek)
         self._ended: dict[TP, int] = {}  # jobs partitions read to their end while messages still came
@@ -73,9 +73,9 @@ class Parking:
         now = time.monotonic()
         for m in messages:
             if m.error() is None:
-                self._last_message_at = now
+                self._active_at = now
                 self._ended.pop((topic_of(m), partition_of(m)), None)
-        quiet = now - self._last_message_at >= IDLE_AFTER_S
+        quiet = now - self._active_at >= IDLE_AFTER_S
         for tp, offset in read_to_end(messages).items():
             tier_park_s = self._tier_park_s.get(tp[0])
             if tier_park_s is not None:
@@ -96,10 +96,13 @@ class Parking:
         return bool(self._idle)
 
     def wake_idle(self) -> None:
-        """End the idle park of every jobs partition now (a wake-up call: shared/doorbell.py); a partition
-        paused for another reason keeps its pause."""
+        """End the idle park of every jobs partition now (a wake-up call: shared/doorbell.py), and park
+        none again for ``IDLE_AFTER_S``, as after a message: the trigger rings at most every
+        ``WAKE_RING_INTERVAL_S``, and a job it did not ring for may come to this executor while the one it
+        rang for went to another. A partition paused for another reason keeps its pause."""
+        now = time.monotonic()
+        self._active_at = now
         if self._idle:
-            now = time.monotonic()
             for tp in self._idle:
                 self._paused.pause(tp, now)  # the earlier end wins
             self._idle.clear()

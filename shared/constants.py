@@ -67,10 +67,9 @@ IDLE_AFTER_S = 1.0
 IDLE_JOBS_PARK_S = 0.1
 # The wake-up call (shared/doorbell.py): once the broker acknowledged a job, the trigger publishes on this
 # Redis pub/sub channel (+ the jobs topic), at most every WAKE_RING_INTERVAL_S per trigger process; an
-# executor hearing it resumes its parked jobs partitions on its next loop turn. A ring skipped means this
-# trigger rang less than the interval ago, for a job the executor that took it got since: that one is not
-# parked (it parks only after IDLE_AFTER_S), so with one executor every first job after a quiet spell
-# rings. With several, a job skipped may go to another, parked one: it waits for the park's end.
+# executor hearing it resumes its parked jobs partitions on its next loop turn and parks none again for
+# IDLE_AFTER_S (as after a message). A ring skipped means this trigger rang less than the interval ago:
+# every executor listening heard that one and is not parked yet, whichever of them takes the job.
 WAKE_CHANNEL_PREFIX = "automation:wake:"
 WAKE_RING_INTERVAL_S = 0.05
 # While its jobs partitions are parked, the executor's loop turns (and so looks for a ring) this often.

@@ -5,7 +5,8 @@ parking.py): an idle broker is then asked for them a few times a second, not eve
 and the first job after a quiet spell would wait for the end of a park (up to ``2 * IDLE_JOBS_PARK_S``).
 The trigger rings once the broker has acknowledged a job (:class:`Doorbell`, at most every
 ``WAKE_RING_INTERVAL_S``); an executor hearing it (:class:`DoorbellListener`) resumes its parked jobs
-partitions on its next loop turn.
+partitions on its next loop turn, and parks none again for ``IDLE_AFTER_S`` (so a job the trigger did not
+ring for, within the interval, finds every executor awake).
 
 Only latency rides on it. The message carries nothing (no booking data), and a ring lost (Redis down,
 no executor listening, a listener reconnecting) leaves the parks to end on their own, as without it.

@@ -149,3 +149,23 @@ def test_a_wake_up_call_ends_every_idle_park_now_and_no_other_pause(clock):
     clock.now = park_end
     parking.resume_due()
     assert consumer.calls == [("resume", "jobs", 2, 4), ("seek", "jobs", 2, 4)]
+
+
+def test_after_a_wake_up_call_no_jobs_partition_is_parked_for_a_quiet_second(clock):
+    """The ring may have been for a job another executor took: this one stays awake for the job the
+    trigger rings for no more (its rings are rate-limited), as it would after a message."""
+    parking, consumer = make(clock)
+    clock.now += IDLE_AFTER_S
+    parking.park_read_to_end([EndOf(3, p=0)])
+    assert parking.idle_parked
+    parking.wake_idle()
+    consumer.calls.clear()
+    clock.now += 0.01
+    parking.park_read_to_end([EndOf(3, p=0)])  # read to its end again, nothing came
+    clock.now += IDLE_AFTER_S - 0.02
+    parking.park_read_to_end([])
+    assert consumer.calls == [] and not parking.idle_parked, "not parked within a second of the ring"
+    clock.now += 0.01
+    parking.park_read_to_end([])
+    assert consumer.calls == [("pause", "jobs", 0, 3), ("seek", "jobs", 0, 3)]
+    assert parking.idle_parked
