@@ -67,7 +67,6 @@ class DoorbellListener:
         self._wake = wake
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.subscribed = threading.Event()  # set while subscribed (tests wait for it)
 
     def start(self) -> None:
         """Start listening (once; the consume loop's thread calls it every turn)."""
@@ -86,7 +85,6 @@ class DoorbellListener:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(self._channel)
-                self.subscribed.set()
                 if failing:
                     log.info("listening for wake-up calls again")
                     failing = False
@@ -94,7 +92,6 @@ class DoorbellListener:
                     if pubsub.get_message(timeout=_LISTEN_POLL_S) is not None:
                         self._wake.set()
             except (redis.RedisError, OSError) as exc:
-                self.subscribed.clear()
                 if not failing:  # one line per failure streak; parks end on their own meanwhile
                     log.warning(
                         "not listening for wake-up calls; idle parks end on their own",
@@ -103,5 +100,4 @@ class DoorbellListener:
                     failing = True
                 self._stop.wait(_RECONNECT_S)
             finally:
-                self.subscribed.clear()
                 pubsub.close()
