@@ -69,3 +69,17 @@ def test_a_connection_dropped_in_use_fails_one_statement_then_a_live_one(executo
         backend_pid(executors_engine)  # used moments ago: not pinged; its statement meets the closed socket
     assert failed.value.connection_invalidated
     assert backend_pid(executors_engine) not in (first, None)
+
+
+def test_by_default_a_dead_connection_whose_ping_fails_oddly_is_replaced_unseen(default_engine, terminate):
+    """SQLAlchemy's own pre-ping on psycopg (``do_ping``) turns autocommit on and back off around its
+    query; on a connection that died mid-query libpq still reports a transaction ACTIVE, so that switch
+    raises ProgrammingError, which SQLAlchemy does not take for a disconnect and hands to the caller (CI
+    saw it once, in the test above, when the backend died as the ping's query went out). Here the pooled
+    connection is left mid-query on purpose, then its backend is killed: whatever the ping raises, the
+    pool must drop that connection and hand out a live one."""
+    first = backend_pid(default_engine)
+    (record,) = list(default_engine.pool._pool.queue)  # type: ignore[attr-defined]  # the one pooled connection
+    record.dbapi_connection.pgconn.send_query(b"SELECT pg_sleep(30)")  # its status is now ACTIVE
+    terminate(first)
+    assert backend_pid(default_engine) != first

@@ -38,7 +38,7 @@ def make_engine(url: str, *, ping_after_idle_s: float | None = None) -> Engine:
 
     A pooled connection is pinged before it is handed out (a connection the server dropped is replaced
     unseen). ``ping_after_idle_s`` (PostgreSQL only, for a caller whose every statement survives one
-    failure: the executor): ping it only once it sat idle that long, see ``_ping_when_idle``."""
+    failure: the executor): ping it only once it sat idle that long, see ``_ping_on_checkout``."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -55,21 +55,25 @@ def make_engine(url: str, *, ping_after_idle_s: float | None = None) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-    connect_args = pg_connect_args(parsed)
-    if ping_after_idle_s is None:
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
-    engine = create_engine(url, pool_size=5, max_overflow=5, connect_args=connect_args)
-    _ping_when_idle(engine, ping_after_idle_s)
+    engine = create_engine(url, pool_size=5, max_overflow=5, connect_args=pg_connect_args(parsed))
+    _ping_on_checkout(engine, ping_after_idle_s or 0.0)
     return engine
 
 
-def _ping_when_idle(engine: Engine, idle_s: float) -> None:
-    """Ping a pooled connection before handing it out only when it sat idle ``idle_s`` or longer (a
-    connection dropped by a restart, a proxy or a firewall is found and replaced, as by ``pool_pre_ping``),
-    not on every checkout: under traffic each batch's statements would pay a round trip more each (~70-200
-    µs of client CPU). A connection used moments ago that the server dropped fails its statement instead
-    (the pool is invalidated on a disconnect): only for a caller that retries it on a new one, as the
-    executor's outage pause does; every other caller keeps ``pool_pre_ping``."""
+def _ping_on_checkout(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection before handing it out when it sat idle ``idle_s`` or longer (0: on every
+    checkout), and drop it for a new one if the ping fails in any way: a connection dropped by a restart,
+    a proxy or a firewall is replaced unseen.
+
+    Not ``pool_pre_ping``: SQLAlchemy's psycopg ping switches autocommit on and back off around its query,
+    and on a connection whose backend died as the query went out libpq still reports the transaction
+    ACTIVE, so switching back raises ProgrammingError, which SQLAlchemy does not count as a disconnect and
+    hands to the caller (tests/test_db_engine.py). Here every failure of the ping is one.
+
+    The executor passes ``idle_s`` > 0: under traffic each batch's statements would pay a round trip more
+    each (~70-200 µs of client CPU). A connection used moments ago that the server dropped then fails its
+    statement instead (the pool is invalidated on a disconnect): only for a caller that retries it on a
+    new one, as the executor's outage pause does; every other caller pings on every checkout."""
 
     @event.listens_for(engine, "checkin")
     def _idle_since(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
