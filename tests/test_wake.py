@@ -17,7 +17,7 @@ from shared.doorbell import Doorbell, DoorbellListener, wake_channel
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.redis_client import make_redis
 from tests.support.jobs import make_job, produce_jobs
-from tests.support.pipeline import running_executor, running_trigger, wait_until
+from tests.support.pipeline import running_executor, running_trigger, wait_rows, wait_until
 from tests.support.sample import sample_request
 
 LONG_PARK_S = 30.0  # an idle jobs partition is parked this long here (the default is 0.1 s)
@@ -80,6 +80,28 @@ def test_a_ring_keeps_a_parked_executor_awake_for_a_job_that_comes_without_one(
     finally:
         client.close()
     assert took_s < 1.5, f"delivered {took_s:.2f} s after it was produced: the executor had parked again"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_replayed_dead_letter_rings_too(settings, http_receiver, monkeypatch):
+    """ReplayDeadLetters produces to the jobs topic as an enqueue does, so it rings as well: with parks of
+    30 s, the replayed job is delivered at once, not at the park's end."""
+    monkeypatch.setattr(app, "IDLE_JOBS_PARK_S", LONG_PARK_S)
+    http_receiver.respond_with([400, 200])  # the first send is refused for good: a dead letter
+    jobs_partitions = {(settings.jobs_topic, p) for p in range(3)}
+    request = sample_request(f"b-{uuid.uuid4().hex[:10]}", pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION)
+    with running_trigger(settings) as (stub, _), running_executor(settings) as loop:
+        stub.EnqueueAutomation(request, timeout=10)
+        wait_rows(settings.sqlalchemy_url, 1, status="dead_lettered")
+        wait_until(lambda: jobs_partitions <= loop.paused, 15, 0.01, "the jobs topic parked again")
+        answered = time.monotonic()
+        replayed = stub.ReplayDeadLetters(pb.ReplayDeadLettersRequest(), timeout=30)
+        http_receiver.wait_for(2, timeout_s=10)
+        took_s = time.monotonic() - answered
+    assert len(replayed.replayed) == 1
+    assert [r.status for r in http_receiver.requests] == [400, 200]
+    assert took_s < 3.0, f"the replay delivered {took_s:.2f} s after the call, not at once"
 
 
 def _heard(pubsub: redis.client.PubSub, within_s: float) -> int:

@@ -6,6 +6,7 @@ due at once. Once the broker acknowledged it, the original gets a ``replayed`` E
 new job, which takes it out of the dead-letter list, so replaying twice does not enqueue twice. The
 executor's dedup still applies: a key that succeeded meanwhile is skipped, not sent again. If the row
 cannot be written after the produce, a later replay may enqueue the job again; dedup absorbs it.
+Each acknowledged job rings the trigger's wake-up call (shared/doorbell.py), as an enqueue does.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from shared.db.event_row import EventRow
 from shared.db.event_status import EventStatus
 from shared.db.eventlog_writer import EventLogWriter
 from shared.db.models import EventLog
+from shared.doorbell import Doorbell
 from shared.errors import ProduceError
 from shared.kafka import Delivery, JobProducer
 from shared.proto.automation.v1 import automation_pb2 as pb
@@ -45,12 +47,18 @@ class ReplayOutcome:
 
 class Replayer:
     def __init__(
-        self, sessions: sessionmaker[Session], writer: EventLogWriter, producer: JobProducer, jobs_topic: str
+        self,
+        sessions: sessionmaker[Session],
+        writer: EventLogWriter,
+        producer: JobProducer,
+        jobs_topic: str,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._sessions = sessions
         self._writer = writer
         self._producer = producer
         self._jobs_topic = jobs_topic
+        self._doorbell = doorbell
 
     def replay(self, request: ReplayQuery, deadline: float, traceparent: str | None = None) -> ReplayOutcome:
         """Replay (or, on a dry run, list) up to ``request.limit`` matching dead letters before
@@ -76,6 +84,8 @@ class Replayer:
             except (ProduceError, TimeoutError):
                 log.warning("replay not acknowledged by the broker", extra={"job_id": row.job_id})
                 break
+            if self._doorbell is not None:
+                self._doorbell.ring()
             if interval_s:
                 time.sleep(interval_s)
         self._record(done)

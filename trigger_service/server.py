@@ -108,18 +108,12 @@ def create_server(settings: Settings, address: str | None = None) -> TriggerServ
     due_times = DueAtResolver(load_automation_settings(settings.automations_file))
     engine = make_engine(settings.sqlalchemy_url)  # connects on first use
     sessions = make_session_factory(engine)
+    doorbell = Doorbell(redis_client, wake_channel(settings.jobs_topic))
     servicer = AutomationServicer(
-        Enqueuer(
-            settings.jobs_topic,
-            producer,
-            idempotency,
-            bookings,
-            due_times,
-            doorbell=Doorbell(redis_client, wake_channel(settings.jobs_topic)),
-        ),
+        Enqueuer(settings.jobs_topic, producer, idempotency, bookings, due_times, doorbell=doorbell),
         bookings,
         RunsReader(sessions),
-        Replayer(sessions, EventLogWriter(engine), producer, settings.jobs_topic),
+        Replayer(sessions, EventLogWriter(engine), producer, settings.jobs_topic, doorbell),
         PendingCanceller(sessions),
         PauseStore(sessions),
         produce_timeout_s=settings.produce_timeout_s,
