@@ -1,14 +1,16 @@
 """Channels deliver a rendered message. Each classifies its failures as retryable or permanent.
 
 - ``log``: appends the message as a JSON line to an outbox file (the embedded default).
-- ``webhook``: HTTP POST of JSON to a configured URL, with a timeout and an Idempotency-Key header
-  (credentials in the URL go as Basic auth).
+- ``webhook``: HTTP POST of JSON to a configured URL, with an Idempotency-Key header (credentials in
+  the URL go as Basic auth); the timeout caps the whole request (send_deadline.py), and a 3xx answer is
+  a permanent failure, never followed.
 - ``null``: sends nothing and counts what it was given (benchmarks).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import logging
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from executor_service.automations import RenderedMessage
+from executor_service.send_deadline import WATCHDOG, DeadlineRequest, channel_opener
 from shared.errors import ChannelError
 from shared.pii import mask_email, mask_phone
 
@@ -60,6 +63,13 @@ def no_http_answer(service: str, exc: BaseException) -> ChannelError:
     error_class = "timeout" if isinstance(reason, TimeoutError) else "connection"
     return ChannelError(
         f"{service} unreachable: {type(reason).__name__}: {reason}", retryable=True, error_class=error_class
+    )
+
+
+def send_timed_out(service: str, timeout_s: float) -> ChannelError:
+    """The retryable error of a send cut at its deadline (executor_service/send_deadline.py)."""
+    return ChannelError(
+        f"{service} did not finish within {timeout_s:g} s", retryable=True, error_class="timeout"
     )
 
 
@@ -126,27 +136,34 @@ class WebhookChannel:
             parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
         self._url = parts.geturl()
         self._timeout_s = timeout_s
+        self._opener = channel_opener()
 
     def send(self, message: RenderedMessage, *, job_id: str, idempotency_key: str) -> dict[str, Any]:
         # One object with fixed keys; booking text only ever inside string values, and ASCII-only on the
         # wire (controls, U+2028/U+2029 escaped), so no value can end the payload or a line of it.
         payload = {"job_id": job_id, "idempotency_key": idempotency_key, **asdict(message)}
         body = json.dumps(payload, ensure_ascii=True).encode("ascii")
-        request = urllib.request.Request(
-            self._url,
-            data=body,
-            method="POST",
-            headers={**self._headers, "Idempotency-Key": idempotency_key},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:
-                status = response.status
-                response.read(4096)
-        except urllib.error.HTTPError as exc:
-            retryable, error_class = classify_http_status(exc.code)
-            raise ChannelError(
-                f"webhook answered HTTP {exc.code}", retryable=retryable, error_class=error_class
-            ) from exc
-        except NO_HTTP_ANSWER as exc:
-            raise no_http_answer("webhook", exc) from exc
+        with WATCHDOG.deadline(self._timeout_s) as deadline:
+            request = DeadlineRequest(
+                self._url,
+                deadline=deadline,
+                data=body,
+                method="POST",
+                headers={**self._headers, "Idempotency-Key": idempotency_key},
+            )
+            try:
+                with self._opener.open(request, timeout=self._timeout_s) as response:
+                    status = response.status
+                    with contextlib.suppress(http.client.HTTPException, OSError):
+                        response.read(4096)  # the status is the answer: a body cut short changes nothing
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                retryable, error_class = classify_http_status(exc.code)
+                raise ChannelError(
+                    f"webhook answered HTTP {exc.code}", retryable=retryable, error_class=error_class
+                ) from exc
+            except NO_HTTP_ANSWER as exc:
+                if deadline.fired:
+                    raise send_timed_out("webhook", self._timeout_s) from exc
+                raise no_http_answer("webhook", exc) from exc
         return {"channel": self.name, "http_status": status}

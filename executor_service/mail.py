@@ -25,6 +25,8 @@ from pydantic import SecretStr
 
 from executor_service import mail_format as fmt
 from executor_service.automations import RenderedMessage
+from executor_service.channels import send_timed_out
+from executor_service.send_deadline import WATCHDOG, SendDeadline
 from shared.contacts import InvalidAddress, email_address, mailbox
 from shared.errors import ChannelError, SettingsError
 from shared.pii import mask_email, redact_text
@@ -119,38 +121,13 @@ class EmailChannel:
                 retryable=False,
                 error_class="invalid_message",
             ) from exc
-        try:
-            self._deliver(data, to)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reply = next(iter(exc.recipients.values()), (-1, b""))
-            raise _reply_error("recipient refused", code, reply) from exc
-        except smtplib.SMTPNotSupportedError as exc:  # STARTTLS or AUTH configured, server lacks it
-            raise ChannelError(
-                f"SMTP server lacks a required extension: {exc}",
-                retryable=False,
-                error_class="smtp_unsupported",
-            ) from exc
-        except smtplib.SMTPServerDisconnected as exc:
-            timed_out = isinstance(exc.__context__, TimeoutError)  # smtplib wraps read timeouts
-            raise ChannelError(
-                "SMTP server timed out" if timed_out else "SMTP server closed the connection",
-                retryable=True,
-                error_class="timeout" if timed_out else "connection",
-            ) from exc
-        except smtplib.SMTPResponseException as exc:  # sender/data refused, auth failed, bad greeting, ...
-            raise _reply_error(type(exc).__name__, exc.smtp_code, exc.smtp_error) from exc
-        except smtplib.SMTPException as exc:  # e.g. no AUTH mechanism in common
-            raise ChannelError(
-                f"SMTP error: {type(exc).__name__}", retryable=False, error_class="smtp_unsupported"
-            ) from exc
-        except TimeoutError as exc:
-            raise ChannelError("SMTP server timed out", retryable=True, error_class="timeout") from exc
-        except OSError as exc:  # refused, reset, unreachable, TLS handshake failures
-            raise ChannelError(
-                f"SMTP server unreachable: {type(exc).__name__}: {exc}",
-                retryable=True,
-                error_class="connection",
-            ) from exc
+        with WATCHDOG.deadline(self._timeout_s) as deadline:
+            try:
+                self._deliver(data, to, deadline)
+            except (smtplib.SMTPException, OSError) as exc:
+                if deadline.fired:
+                    raise send_timed_out("SMTP server", self._timeout_s) from exc
+                raise _delivery_error(exc) from exc
         message_id = message_id_for(idempotency_key, self._from_address)
         log.info(
             "email sent",
@@ -163,9 +140,13 @@ class EmailChannel:
         )
         return {"channel": self.name, "message_id": message_id}
 
-    def _deliver(self, data: bytes, to: str) -> None:
-        smtp = smtplib.SMTP(
-            self._host, self._port, local_hostname=self._local_hostname, timeout=self._timeout_s
+    def _deliver(self, data: bytes, to: str, deadline: SendDeadline) -> None:
+        smtp = _WatchedSMTP(
+            self._host,
+            self._port,
+            deadline=deadline,
+            local_hostname=self._local_hostname,
+            timeout=self._timeout_s,
         )
         try:
             smtp.ehlo()
@@ -181,6 +162,43 @@ class EmailChannel:
                 smtp.quit()  # the message was accepted; a failed goodbye does not undo that
         finally:
             smtp.close()
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    """smtplib's client whose socket ``deadline`` cuts, from the connection's greeting on."""
+
+    def __init__(self, host: str, port: int, *, deadline: SendDeadline, **kwargs: Any) -> None:
+        deadline.watch(lambda: self.sock)  # TLS replaces the socket: read at the deadline
+        super().__init__(host, port, **kwargs)  # connects and reads the greeting
+
+
+def _delivery_error(exc: smtplib.SMTPException | OSError) -> ChannelError:
+    """The ChannelError for what ``_deliver`` raised."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(exc.recipients.values()), (-1, b""))
+        return _reply_error("recipient refused", code, reply)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):  # STARTTLS or AUTH configured, server lacks it
+        return ChannelError(
+            f"SMTP server lacks a required extension: {exc}", retryable=False, error_class="smtp_unsupported"
+        )
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        timed_out = isinstance(exc.__context__, TimeoutError)  # smtplib wraps read timeouts
+        return ChannelError(
+            "SMTP server timed out" if timed_out else "SMTP server closed the connection",
+            retryable=True,
+            error_class="timeout" if timed_out else "connection",
+        )
+    if isinstance(exc, smtplib.SMTPResponseException):  # sender/data refused, auth failed, bad greeting
+        return _reply_error(type(exc).__name__, exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPException):  # e.g. no AUTH mechanism in common
+        return ChannelError(
+            f"SMTP error: {type(exc).__name__}", retryable=False, error_class="smtp_unsupported"
+        )
+    if isinstance(exc, TimeoutError):
+        return ChannelError("SMTP server timed out", retryable=True, error_class="timeout")
+    return ChannelError(  # refused, reset, unreachable, TLS handshake failures
+        f"SMTP server unreachable: {type(exc).__name__}: {exc}", retryable=True, error_class="connection"
+    )
 
 
 def _reply_error(what: str, code: int, reply: bytes | str) -> ChannelError:

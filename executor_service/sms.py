@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from executor_service.automations import RenderedMessage
-from executor_service.channels import NO_HTTP_ANSWER, classify_http_status, no_http_answer
+from executor_service.channels import NO_HTTP_ANSWER, classify_http_status, no_http_answer, send_timed_out
+from executor_service.send_deadline import WATCHDOG, DeadlineRequest, channel_opener
 from shared.errors import ChannelError
 from shared.pii import mask_phone, redact_phones
 
@@ -41,11 +42,6 @@ def twilio_error_detail(raw: bytes) -> str:
     return f" (code {code}: {text})" if code is not None else f" ({text})"
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # a 3xx becomes an HTTPError
-        return None
-
-
 class SmsChannel:
     name = "sms"
 
@@ -58,7 +54,7 @@ class SmsChannel:
         self._auth_token = auth_token
         self._from_number = from_number
         self._timeout_s = timeout_s
-        self._opener = urllib.request.build_opener(_NoRedirect)
+        self._opener = channel_opener()
 
     def __repr__(self) -> str:
         return f"SmsChannel(url={self._url!r}, from={mask_phone(self._from_number)!r})"
@@ -74,18 +70,20 @@ class SmsChannel:
                 "the message has no recipient phone", retryable=False, error_class="no_recipient"
             )
         form = urllib.parse.urlencode({"To": phone, "From": self._from_number, "Body": message.body})
-        request = urllib.request.Request(
-            self._url,
-            data=form.encode(),
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-                "Authorization": self._authorization(),
-                "I-Twilio-Idempotency-Token": idempotency_key,
-            },
-        )
-        raw = self._post(request)
+        with WATCHDOG.deadline(self._timeout_s) as deadline:
+            request = DeadlineRequest(
+                self._url,
+                deadline=deadline,
+                data=form.encode(),
+                method="POST",
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Accept": "application/json",
+                    "Authorization": self._authorization(),
+                    "I-Twilio-Idempotency-Token": idempotency_key,
+                },
+            )
+            raw = self._post(request)
         answer = _parse_answer(raw)
         log.info(
             "sms sent",
@@ -98,7 +96,7 @@ class SmsChannel:
         )
         return {"channel": self.name, "sid": answer["sid"], "status": answer.get("status", "")}
 
-    def _post(self, request: urllib.request.Request) -> bytes:
+    def _post(self, request: DeadlineRequest) -> bytes:
         try:
             with self._opener.open(request, timeout=self._timeout_s) as response:
                 return response.read(_MAX_ANSWER_BYTES)
@@ -113,11 +111,15 @@ class SmsChannel:
             raise ChannelError(
                 f"sms API answered HTTP {exc.code}{detail}", retryable=retryable, error_class=error_class
             ) from exc
-        except http.client.RemoteDisconnected as exc:  # closed without an answer
-            raise ChannelError(
-                "sms API closed the connection without answering", retryable=True, error_class="connection"
-            ) from exc
         except NO_HTTP_ANSWER as exc:
+            if request.deadline.fired:
+                raise send_timed_out("sms API", self._timeout_s) from exc
+            if isinstance(exc, http.client.RemoteDisconnected):  # closed without an answer
+                raise ChannelError(
+                    "sms API closed the connection without answering",
+                    retryable=True,
+                    error_class="connection",
+                ) from exc
             raise no_http_answer("sms API", exc) from exc
 
 

@@ -1,0 +1,154 @@
+"""A channel's timeout caps the whole send (executor_service/send_deadline.py), against real sockets: a
+receiver that drips its answer a byte at a time, each byte well within the socket timeout, no longer holds
+a send (and the batch and the bookings behind it) for minutes; and a webhook's 3xx is never followed."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from executor_service.automations import Contact, RenderedMessage
+from executor_service.channels import WebhookChannel
+from executor_service.mail import EmailChannel
+from executor_service.send_deadline import Watchdog
+from executor_service.sms import SmsChannel
+from shared.errors import ChannelError
+from tests.support.http_receiver import HttpReceiver
+
+TIMEOUT_S = 1.0
+DRIP_EVERY_S = 0.3  # well within the socket timeout: only a cap on the whole send ends it
+MESSAGE = RenderedMessage(
+    automation_type="bookingConfirmation",
+    recipient="client",
+    to=Contact(phone="+14155550123", email="ana.lopez@example.com"),
+    subject="Your booking is confirmed",
+    body="Hi Ana, your Drop-in visit for Rex is confirmed.",
+)
+
+
+@pytest.fixture
+def drip_server() -> Iterator[Callable[..., int]]:
+    """``start(answer, speak_first=False, at_once=b"") -> port``: a TCP server that, per connection, reads
+    the request (unless it speaks first, like an SMTP greeting), sends ``at_once``, then ``answer`` one
+    byte every DRIP_EVERY_S."""
+    stop = threading.Event()
+    servers: list[socket.socket] = []
+
+    def start(answer: bytes, *, speak_first: bool = False, at_once: bytes = b"") -> int:
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+
+        def drip(conn: socket.socket) -> None:
+            with conn, contextlib.suppress(OSError):
+                if not speak_first:
+                    conn.recv(65536)
+                conn.sendall(at_once)
+                for i in range(len(answer)):
+                    if stop.wait(DRIP_EVERY_S):
+                        return
+                    conn.sendall(answer[i : i + 1])
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:  # closed at teardown
+                    return
+                threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+        threading.Thread(target=serve, name="drip-server", daemon=True).start()
+        return server.getsockname()[1]
+
+    yield start
+    stop.set()
+    for server in servers:
+        server.close()
+
+
+def timed(send: Callable[[], object]) -> tuple[float, object]:
+    started = time.monotonic()
+    try:
+        result: object = send()
+    except ChannelError as exc:
+        result = exc
+    return time.monotonic() - started, result
+
+
+def webhook(port: int) -> WebhookChannel:
+    return WebhookChannel(f"http://u:secret@127.0.0.1:{port}/hook", timeout_s=TIMEOUT_S)
+
+
+def send(channel: WebhookChannel | SmsChannel | EmailChannel) -> object:
+    return channel.send(MESSAGE, job_id="job-1", idempotency_key="k-1")
+
+
+def assert_cut_at_the_deadline(took_s: float, result: object, service: str) -> None:
+    assert isinstance(result, ChannelError), result
+    assert (result.retryable, result.error_class) == (True, "timeout")
+    assert str(result) == f"{service} did not finish within 1 s"
+    assert TIMEOUT_S <= took_s < TIMEOUT_S + 0.6, f"took {took_s:.2f} s"
+
+
+def test_a_webhook_dripping_its_status_line_is_cut_at_the_timeout(drip_server) -> None:
+    port = drip_server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")  # ~11 s at this pace
+    took_s, result = timed(lambda: send(webhook(port)))
+    assert_cut_at_the_deadline(took_s, result, "webhook")
+
+
+def test_a_webhook_that_answered_200_then_drips_its_body_succeeded_at_the_timeout(drip_server) -> None:
+    """The status is the answer: the receiver took the message; a body still dripping is cut, not
+    retried (a retry would send the message again)."""
+    port = drip_server(b"x" * 40, at_once=b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
+    took_s, result = timed(lambda: send(webhook(port)))
+    assert result == {"channel": "webhook", "http_status": 200}
+    assert TIMEOUT_S <= took_s < TIMEOUT_S + 0.6, f"took {took_s:.2f} s"
+
+
+def test_a_webhook_redirect_is_a_permanent_failure_and_never_followed(http_receiver: HttpReceiver) -> None:
+    """urllib would follow a 302 as a GET without the body, to wherever Location says, with the
+    Authorization header, and report success: nothing was delivered and the credentials went elsewhere."""
+    http_receiver.respond_with([302])
+    with pytest.raises(ChannelError) as failed:
+        send(WebhookChannel(http_receiver.url.replace("://", "://u:secret@"), timeout_s=TIMEOUT_S))
+    assert (failed.value.retryable, failed.value.error_class) == (False, "http_3xx")
+    assert [r.status for r in http_receiver.requests] == [302]
+
+
+def test_an_sms_api_dripping_its_answer_is_cut_at_the_timeout(drip_server) -> None:
+    port = drip_server(b'HTTP/1.1 201 Created\r\nContent-Length: 15\r\n\r\n{"sid": "SM1"}\n')
+    channel = SmsChannel(f"http://127.0.0.1:{port}", "AC1", SecretStr("token"), "+14155550100", TIMEOUT_S)
+    took_s, result = timed(lambda: send(channel))
+    assert_cut_at_the_deadline(took_s, result, "sms API")
+
+
+def test_an_smtp_server_dripping_its_greeting_is_cut_at_the_timeout(drip_server) -> None:
+    port = drip_server(b"220 tarpit.example ESMTP at your service\r\n", speak_first=True)
+    channel = EmailChannel("127.0.0.1", port, "bookings@example.com", timeout_s=TIMEOUT_S)
+    took_s, result = timed(lambda: send(channel))
+    assert_cut_at_the_deadline(took_s, result, "SMTP server")
+
+
+def test_the_watchdog_cuts_only_a_send_still_running_at_its_deadline() -> None:
+    watchdog = Watchdog()
+    left, right = socket.socketpair()
+    with left, right:
+        with watchdog.deadline(0.3) as cut:
+            cut.watch(lambda: left)
+            started = time.monotonic()
+            assert left.recv(1) == b""  # blocked until the watchdog shut the socket down
+            took_s = time.monotonic() - started
+        assert cut.fired and 0.3 <= took_s < 0.7
+    left, right = socket.socketpair()
+    with left, right:
+        with watchdog.deadline(0.2) as kept:
+            kept.watch(lambda: left)
+        time.sleep(0.5)  # well past its deadline: finished in time, so never cut
+        assert not kept.fired
+        right.sendall(b"still open")
+        assert left.recv(64) == b"still open"
