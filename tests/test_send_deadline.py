@@ -5,6 +5,7 @@ a send (and the batch and the bookings behind it) for minutes; and a webhook's 3
 from __future__ import annotations
 
 import contextlib
+import http.server
 import socket
 import threading
 import time
@@ -19,7 +20,6 @@ from executor_service.mail import EmailChannel
 from executor_service.send_deadline import Watchdog
 from executor_service.sms import SmsChannel
 from shared.errors import ChannelError
-from tests.support.http_receiver import HttpReceiver
 
 TIMEOUT_S = 1.0
 DRIP_EVERY_S = 0.3  # well within the socket timeout: only a cap on the whole send ends it
@@ -110,14 +110,45 @@ def test_a_webhook_that_answered_200_then_drips_its_body_succeeded_at_the_timeou
     assert TIMEOUT_S <= took_s < TIMEOUT_S + 0.6, f"took {took_s:.2f} s"
 
 
-def test_a_webhook_redirect_is_a_permanent_failure_and_never_followed(http_receiver: HttpReceiver) -> None:
+@pytest.fixture
+def redirecting_server() -> Iterator[tuple[str, list[str]]]:
+    """``(url, seen)``: a POST is answered 302 to another path of the same server; ``seen`` lists every
+    request as ``"METHOD path"``."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            seen.append(f"POST {self.path}")
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{server.server_port}/elsewhere")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(f"GET {self.path}")
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://u:secret@127.0.0.1:{server.server_port}/hook", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_webhook_redirect_is_a_permanent_failure_and_never_followed(redirecting_server) -> None:
     """urllib would follow a 302 as a GET without the body, to wherever Location says, with the
     Authorization header, and report success: nothing was delivered and the credentials went elsewhere."""
-    http_receiver.respond_with([302])
+    url, seen = redirecting_server
     with pytest.raises(ChannelError) as failed:
-        send(WebhookChannel(http_receiver.url.replace("://", "://u:secret@"), timeout_s=TIMEOUT_S))
+        send(WebhookChannel(url, timeout_s=TIMEOUT_S))
     assert (failed.value.retryable, failed.value.error_class) == (False, "http_3xx")
-    assert [r.status for r in http_receiver.requests] == [302]
+    assert seen == ["POST /hook"]
 
 
 def test_an_sms_api_dripping_its_answer_is_cut_at_the_timeout(drip_server) -> None:
