@@ -27,7 +27,7 @@ import threading
 from executor_service.app import build_loop
 from executor_service.consumer_loop import ConsumeLoop
 from executor_service.liveness import Liveness
-from executor_service.startup import SERVICE, automations_or_exit, warn_if_sends_outlast_liveness
+from executor_service.startup import SERVICE, automations_or_exit, warn_about_settings
 from shared import failpoints
 from shared.db.engine import make_engine
 from shared.db.schema import wait_for_schema
@@ -45,7 +45,7 @@ def main() -> None:
     settings = settings_or_exit(SERVICE)
     configure_logging(settings.log_level)
     failpoints.arm(settings.failpoint)
-    warn_if_sends_outlast_liveness(settings, automations_or_exit(settings))
+    warn_about_settings(settings, automations_or_exit(settings))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

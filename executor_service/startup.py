@@ -44,10 +44,26 @@ def slow_channels(settings: Settings, automations: AutomationSettings) -> dict[s
     }
 
 
-def warn_if_sends_outlast_liveness(settings: Settings, automations: AutomationSettings) -> None:
+def sitters_by_email(settings: Settings, automations: AutomationSettings) -> list[str]:
+    """``<type>/sitter`` recipients sent by e-mail: the API has no e-mail address for a sitter, so every
+    such job would end dead-lettered as ``no_recipient``."""
+    return [
+        user for user in channels_in_use(settings, automations).get("email", []) if user.endswith("/sitter")
+    ]
+
+
+def warn_about_settings(settings: Settings, automations: AutomationSettings) -> None:
+    """Settings that let the executor start but will fail some sends: one warning each."""
     slow = slow_channels(settings, automations)
     if slow:
         log.warning(
             "a channel timeout is not below AUTOMATION_LIVENESS_STALL_S: sends that slow make /healthz fail",
             extra={"channel_timeouts_s": slow, "liveness_stall_s": settings.liveness_stall_s},
+        )
+    sitters = sitters_by_email(settings, automations)
+    if sitters:
+        log.warning(
+            "sitters have no e-mail address in the API: these recipients' jobs will be dead-lettered "
+            "(no_recipient); route them to sms or webhook in the automation settings",
+            extra={"recipients": sitters},
         )

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from executor_service.channel_registry import channels_in_use, missing_settings
-from executor_service.startup import slow_channels
+from executor_service.startup import sitters_by_email, slow_channels
 from shared.automation_settings import load_automation_settings
 from shared.config import Settings
 from shared.startup import missing_backend_settings
@@ -82,6 +82,15 @@ def test_channels_slower_than_the_stall_time_are_reported(shipped) -> None:
     settings = Settings(default_channel="webhook", webhook_url="http://x", webhook_timeout_s=200)
     assert slow_channels(settings, shipped) == {"webhook": 200}
     assert slow_channels(settings.model_copy(update={"webhook_timeout_s": 5}), shipped) == {}
+
+
+def test_sitters_sent_by_email_are_named(shipped, tmp_path) -> None:
+    """The API carries no e-mail address for a sitter: a sitter recipient on the email channel can never
+    be sent to, which the executor warns about at start."""
+    mailing = Settings(default_channel="email", smtp_host="mail.example")
+    assert sitters_by_email(mailing, shipped) == ["nightBeforeReminder/sitter", "sitterAssignment/sitter"]
+    assert sitters_by_email(Settings(), shipped) == []
+    assert sitters_by_email(Settings(), routed(tmp_path, client="email", owner="log", sitter="sms")) == []
 
 
 def test_kafka_security_names_its_missing_credentials() -> None:
