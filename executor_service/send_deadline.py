@@ -14,12 +14,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.client
+import logging
 import socket
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 0.1
 
@@ -88,7 +91,10 @@ class Watchdog:
                 due = [send for send in self._running if send.at <= now]
                 self._running.difference_update(due)
             for send in due:
-                send.expire()
+                try:
+                    send.expire()
+                except Exception:  # never let one send end the watchdog of all the others
+                    log.exception("could not cut a send at its deadline")
             time.sleep(CHECK_EVERY_S)
 
 
