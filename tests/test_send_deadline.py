@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import socket
 import threading
 import time
@@ -20,6 +21,9 @@ from executor_service.mail import EmailChannel
 from executor_service.send_deadline import Watchdog
 from executor_service.sms import SmsChannel
 from shared.errors import ChannelError
+from shared.proto.automation.v1 import automation_pb2 as pb
+from tests.support.pipeline import running_executor, running_trigger, wait_rows, wait_until
+from tests.support.sample import sample_request
 
 TIMEOUT_S = 1.0
 DRIP_EVERY_S = 0.3  # well within the socket timeout: only a cap on the whole send ends it
@@ -183,3 +187,60 @@ def test_the_watchdog_cuts_only_a_send_still_running_at_its_deadline() -> None:
         assert not kept.fired
         right.sendall(b"still open")
         assert left.recv(64) == b"still open"
+
+
+@pytest.fixture
+def tarpit_for_one_booking() -> Iterator[tuple[str, list[tuple[str, float]], threading.Event]]:
+    """``(url, delivered, slow_arrived)``: a webhook receiver that answers 200 at once, except to booking
+    ``b-slow``, whose answer it drips a byte every DRIP_EVERY_S (about 11 s in all); ``delivered`` lists
+    each answered booking id with the time of its answer."""
+    delivered: list[tuple[str, float]] = []
+    stop, slow_arrived = threading.Event(), threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server naming
+            key = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["idempotency_key"]
+            booking = key.split(":")[2]
+            answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+            if booking == "b-slow":
+                slow_arrived.set()
+                for i in range(len(answer)):
+                    if stop.wait(DRIP_EVERY_S):
+                        return
+                    with contextlib.suppress(OSError):
+                        self.wfile.write(answer[i : i + 1])
+                        self.wfile.flush()
+                return
+            self.wfile.write(answer)
+            delivered.append((booking, time.monotonic()))
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", delivered, slow_arrived
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_tarpit_receiver_holds_the_pipeline_no_longer_than_the_timeout(settings, tarpit_for_one_booking):
+    """End to end: one booking's receiver trickles its answer; the send is cut at the webhook timeout
+    (retried later as ``timeout``), and another booking's job enqueued behind it is delivered within
+    that time, not after the ~11 s the trickle would last."""
+    url, delivered, slow_arrived = tarpit_for_one_booking
+    settings = settings.model_copy(update={"webhook_url": SecretStr(url), "webhook_timeout_s": TIMEOUT_S})
+    with running_trigger(settings) as (stub, _), running_executor(settings):
+        stub.EnqueueAutomation(sample_request("b-slow", pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION), timeout=10)
+        assert slow_arrived.wait(15), "the slow booking's send reached the receiver"
+        enqueued = time.monotonic()
+        stub.EnqueueAutomation(sample_request("b-fast", pb.AUTOMATION_TYPE_BOOKING_CONFIRMATION), timeout=10)
+        wait_until(lambda: any(b == "b-fast" for b, _ in delivered), 15, 0.02, "the other booking delivered")
+        [(_, at)] = [d for d in delivered if d[0] == "b-fast"]
+        assert at - enqueued < TIMEOUT_S + 1.0, f"delivered {at - enqueued:.2f} s after its call"
+        [cut] = wait_rows(settings.sqlalchemy_url, 1, status="retry_scheduled")
+    assert cut.booking_id == "b-slow" and cut.error_class == "timeout"
