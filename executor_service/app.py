@@ -7,6 +7,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from functools import partial
 
 from redis import Redis
 
@@ -31,6 +32,7 @@ from shared.constants import (
     RATE_LIMIT_MAX_WAIT_S,
     SHORTEST_TIER_PARK_S,
 )
+from shared.db.booking_history import snapshots_from_eventlog
 from shared.db.engine import make_engine, make_session_factory
 from shared.db.eventlog_writer import EventLogWriter
 from shared.doorbell import DoorbellListener, wake_channel
@@ -90,7 +92,11 @@ def build_loop(
         dedup,
         eventlog,
         onward,
-        checks=PreSendChecks(BookingStates(redis_client, ttl_s=settings.booking_state_ttl_s), automations),
+        checks=PreSendChecks(
+            BookingStates(redis_client, ttl_s=settings.booking_state_ttl_s),
+            automations,
+            history=partial(snapshots_from_eventlog, engine),
+        ),
         jobs_topic=settings.jobs_topic,
         concurrency=settings.executor_concurrency,
         max_unrecorded_sends=settings.max_unrecorded_sends,

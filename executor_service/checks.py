@@ -7,12 +7,13 @@
 - a scheduled job (first attempt) that came due more than ``max_lateness_s`` ago → ``skipped_late``
   (with ``pause_lateness = "send"``, lateness of a job a pause held is counted up to its first hold).
 
-The booking state comes from Redis (shared/booking_state.py), one pipelined read per batch.
+The booking state comes from Redis (shared/booking_state.py), one pipelined read per batch; for a
+booking Redis does not know, from the EventLog rows of its jobs (shared/db/booking_history.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from shared.automation_settings import AutomationSettings
 from shared.booking_state import BookingSnapshot, BookingStates, verdict
@@ -24,13 +25,26 @@ _UNKNOWN = BookingSnapshot()
 
 
 class PreSendChecks:
-    def __init__(self, bookings: BookingStates, automations: AutomationSettings) -> None:
+    def __init__(
+        self,
+        bookings: BookingStates,
+        automations: AutomationSettings,
+        history: Callable[[Iterable[str]], dict[str, BookingSnapshot]] | None = None,
+    ) -> None:
+        """``history``: snapshots rebuilt from the EventLog (shared/db/booking_history.py), asked for the
+        bookings Redis does not know (it lost them: a restart without persistence, a flush)."""
         self._bookings = bookings
         self._automations = automations
+        self._history = history
 
     def load(self, jobs: Iterable[pb.AutomationJob]) -> dict[str, BookingSnapshot]:
-        """The snapshots of these jobs' bookings (raises when Redis cannot be asked)."""
-        return self._bookings.fetch(job.request.booking.id for job in jobs)
+        """The snapshots of these jobs' bookings (raises when Redis or the database cannot be asked)."""
+        ids = list(dict.fromkeys(job.request.booking.id for job in jobs))
+        snapshots = self._bookings.fetch(ids)
+        unknown = [booking_id for booking_id in ids if booking_id not in snapshots]
+        if unknown and self._history is not None:
+            snapshots.update(self._history(unknown))
+        return snapshots
 
     def verdict(
         self, job: pb.AutomationJob, snapshots: dict[str, BookingSnapshot], now_ms: int
