@@ -14,8 +14,10 @@ from confluent_kafka import Consumer, TopicPartition
 
 from executor_service import metrics
 from shared.kafka_message import offset_of, partition_of, topic_of
+from shared.logs import FailureLog
 
 log = logging.getLogger(__name__)
+_failures = FailureLog(log)
 
 _OUTAGE_BACKOFF_S = (0.5, 1.0, 2.0, 5.0)
 T = TypeVar("T")
@@ -54,9 +56,7 @@ class OutagePause:
                     metrics.READY.set(0)
                     self._consumer.pause(self._consumer.assignment())
                 delay = _OUTAGE_BACKOFF_S[min(attempt, len(_OUTAGE_BACKOFF_S) - 1)]
-                log.warning(
-                    "backend unavailable; consumption paused", extra={"retry_in_s": delay}, exc_info=True
-                )
+                _failures.warning("backend unavailable; consumption paused", retry_in_s=delay)
                 attempt += 1
                 if self._idle(delay, stop):
                     return None

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 from shared.pii import redact_text, redact_value
 from shared.tracing import install_log_context
@@ -51,3 +53,25 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+class FailureLog:
+    """A recurring failure (a backend down, seen by every call) logged as one warning line each time, with
+    its traceback only once per ``traceback_every_s`` per message: an outage at a few calls a second
+    stays a few KB of log, not megabytes of the same stack. Call it inside the ``except`` block."""
+
+    def __init__(self, logger: logging.Logger, *, traceback_every_s: float = 60.0) -> None:
+        self._logger = logger
+        self._every_s = traceback_every_s
+        self._last_traceback: dict[str, float] = {}
+
+    def warning(self, msg: str, **extra: Any) -> None:
+        exc = sys.exc_info()[1]
+        now = time.monotonic()
+        with_traceback = now - self._last_traceback.get(msg, -self._every_s) >= self._every_s
+        if with_traceback:
+            self._last_traceback[msg] = now
+        if exc is not None:
+            first_line = (str(exc).strip().splitlines() or [""])[0]
+            extra["error"] = f"{type(exc).__name__}: {first_line}"[:300]
+        self._logger.warning(msg, exc_info=with_traceback and exc is not None, extra=extra)

@@ -13,6 +13,7 @@ import grpc
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError, StatementError
 
 from shared.db.schema import is_missing_schema
+from shared.logs import FailureLog
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.tracing import current_traceparent
 from trigger_service.operator_validation import (
@@ -26,6 +27,7 @@ from trigger_service.runs import RunsReader, to_runs
 from trigger_service.validation import bad_request_status
 
 log = logging.getLogger(__name__)
+_failures = FailureLog(log)
 Req = TypeVar("Req")
 T = TypeVar("T")
 SCHEMA_NOT_MIGRATED = "schema not migrated: the EventLog tables are missing (run automation-migrate); retry"
@@ -99,7 +101,7 @@ def _unavailable(context: grpc.ServicerContext, *, schema_missing: bool = False)
     if schema_missing:  # automation-migrate has not run (the trigger's schema-watch line says which revision)
         log.warning("EventLog schema not migrated; operator call answered UNAVAILABLE")
         context.abort(grpc.StatusCode.UNAVAILABLE, SCHEMA_NOT_MIGRATED)
-    log.warning("EventLog database unavailable", exc_info=True)
+    _failures.warning("EventLog database unavailable")
     context.abort(grpc.StatusCode.UNAVAILABLE, "the EventLog database is unavailable; retry")
 
 

@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 
 from shared.booking_state import BookingStates
 from shared.errors import IdempotencyStoreUnavailable
+from shared.logs import FailureLog
 from shared.names import type_name
 from shared.proto.automation.v1 import automation_pb2 as pb
 from shared.proto.automation.v1 import automation_pb2_grpc as pb_grpc
@@ -30,6 +31,7 @@ from trigger_service.runs import RunsReader, to_run
 from trigger_service.validation import Violation, bad_request_status
 
 log = logging.getLogger(__name__)
+_failures = FailureLog(log)
 
 # Time kept back from the caller's deadline so our answer reaches it before the deadline.
 _DEADLINE_MARGIN_S = 0.05
@@ -110,7 +112,7 @@ class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationService
         try:
             self._bookings.cancel(request.booking_id, types, now_ns // 1_000_000)
         except redis.RedisError:
-            log.warning("booking state store unavailable", exc_info=True)
+            _failures.warning("booking state store unavailable")
             context.abort(grpc.StatusCode.UNAVAILABLE, "booking state store unavailable; retry")
         # The instant above is the cancel; the rows make it visible in `runs` at once (cancel.py).
         at = datetime.fromtimestamp(now_ns / 1e9, UTC)
@@ -129,7 +131,7 @@ class AutomationServicer(OperationsMixin, PausesMixin, pb_grpc.AutomationService
     @staticmethod
     def _store_unavailable(context: grpc.ServicerContext) -> NoReturn:
         metrics.PRODUCE_ERRORS.labels("idempotency_store").inc()
-        log.warning("idempotency store unavailable", exc_info=True)
+        _failures.warning("idempotency store unavailable")
         context.abort(grpc.StatusCode.UNAVAILABLE, "idempotency store unavailable; retry")
         raise AssertionError("unreachable: abort raises")
 
