@@ -108,10 +108,15 @@ def main(argv: Sequence[str] | None = None, *, settings: Settings | None = None)
             out, USAGE, "INVALID_ARGUMENT", "\n".join([f"invalid request: {exc.details}", *lines]), doc
         )
     except Unavailable as exc:
-        message = (
-            f"cannot reach the trigger service at {exc.target} ({exc.code.name}: {short(exc.details, 160)})"
-        )
+        if exc.details.rstrip().endswith("; retry"):  # the trigger's own answer: a backend of it is down
+            message = f"the trigger service at {exc.target} cannot serve this now: {short(exc.details, 160)}"
+        else:
+            reason = f"{exc.code.name}: {short(exc.details, 160)}"
+            message = f"cannot reach the trigger service at {exc.target} ({reason})"
         return _fail(out, UNREACHABLE, exc.code.name, _with_tls_hint(message, exc.details))
+    except BrokenPipeError:  # whoever read the output stopped (`| head`): nothing of ours failed
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush would fail too
+        return 0
     except AccessDenied as exc:
         return _fail(out, DENIED, exc.code.name, _denied_message(exc))
     except AutomationClientError as exc:

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,51 @@ def test_other_server_errors_exit_4(capsys) -> None:
     finally:
         server.stop(0)
     assert code == 4 and "UNIMPLEMENTED" in err
+
+
+class _StubTrigger(pb_grpc.AutomationServiceServicer):
+    """Answers as the trigger does with a backend down (cancel), and with many runs (runs)."""
+
+    def CancelAutomations(self, request, context):  # noqa: N802 - gRPC naming
+        context.abort(grpc.StatusCode.UNAVAILABLE, "booking state store unavailable; retry")
+
+    def GetAutomationRuns(self, request, context):  # noqa: N802
+        run = pb.AutomationRun(job_id="j" * 32, status="succeeded", booking_id="b-1", error="x" * 200)
+        return pb.GetAutomationRunsResponse(runs=[run] * 2000)
+
+
+@pytest.fixture
+def stub_trigger() -> Iterator[str]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    pb_grpc.add_AutomationServiceServicer_to_server(_StubTrigger(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(0)
+
+
+def test_a_trigger_answering_unavailable_is_not_called_unreachable(capsys, stub_trigger: str) -> None:
+    code, out, err = cli(capsys, "--target", stub_trigger, "cancel", "--booking-id", "b-1")
+    assert code == 3 and out == ""
+    assert err.strip() == (
+        f"automationctl: the trigger service at {stub_trigger} cannot serve this now: "
+        "booking state store unavailable; retry"
+    )
+
+
+@pytest.mark.skipif(not ENTRY_POINT.exists(), reason="no editable install (pip install -e .)")
+def test_output_read_only_in_part_ends_quietly(stub_trigger: str) -> None:
+    """`automationctl ... | head`: the reader goes away; no BrokenPipeError traceback, exit 0."""
+    cli_run = subprocess.Popen(
+        [str(ENTRY_POINT), "--target", stub_trigger, "--json", "runs", "--booking-id", "b-1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert cli_run.stdout is not None and cli_run.stderr is not None
+    assert cli_run.stdout.read(100)
+    cli_run.stdout.close()
+    err = cli_run.stderr.read().decode()
+    assert cli_run.wait(timeout=60) == 0 and err == "", err
 
 
 @pytest.mark.skipif(not ENTRY_POINT.exists(), reason="no editable install (pip install -e .)")
