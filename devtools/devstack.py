@@ -97,8 +97,8 @@ def _supervise(
 
     A service that dies on its own (a crash, kill -9) is started again: the broker and Redis run on
     with the jobs they hold, in memory only, so stopping them too would lose every job accepted and not
-    yet run. A service that refuses to start (exit code 2: invalid or missing settings), or dies
-    ``RESTART_LIMIT`` times within ``RESTART_WINDOW_S``, stops everything instead.
+    yet run. A service that refuses to start (exit code 2: invalid or missing settings), or dies again
+    after ``RESTART_LIMIT`` restarts within ``RESTART_WINDOW_S``, stops everything instead.
     """
     restarts: dict[str, list[float]] = {name: [] for name in children}
     while not stop.requested:
