@@ -51,7 +51,9 @@ def join_names(names: list[str]) -> str:
 def format_money(money: pb.Money) -> str:
     code = money.currency_code
     decimals = 0 if code in _ZERO_DECIMAL_CURRENCIES else 3 if code in _THREE_DECIMAL_CURRENCIES else 2
-    amount = f"{money.amount_minor / 10**decimals:,.{decimals}f}"
+    units, minor = divmod(abs(money.amount_minor), 10**decimals)  # integers: exact at any size (no float)
+    sign = "-" if money.amount_minor < 0 else ""
+    amount = f"{sign}{units:,}" + (f".{minor:0{decimals}d}" if decimals else "")
     symbol = _SYMBOLS.get(money.currency_code)
     return f"{symbol}{amount}" if symbol else f"{amount} {money.currency_code}".strip()
 

@@ -82,6 +82,9 @@ def test_join_names(names: list[str], expected: str) -> None:
         # Unknown currencies: two decimals and the ISO code after the amount.
         ("XYZ", 12345, "123.45 XYZ"),
         ("CHF", 100000, "1,000.00 CHF"),
+        # The largest int64: exact (through a float it read $92,233,720,368,547,760.00).
+        ("USD", 2**63 - 1, "$92,233,720,368,547,758.07"),
+        ("JPY", 2**63 - 1, "9,223,372,036,854,775,807 JPY"),
     ],
 )
 def test_format_money(currency: str, amount_minor: int, expected: str) -> None:
