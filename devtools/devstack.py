@@ -234,7 +234,8 @@ def _print_banner(settings: Settings) -> None:
                 f"  Kafka               {settings.kafka_bootstrap_servers}  topic {settings.jobs_topic}",
                 f"  Redis               {redis_url}",
                 f"  EventLog database   {database}",
-                f"  outbox (log channel) {settings.outbox_file}",
+                f"  default channel     {settings.default_channel}"
+                + (f"  (outbox {settings.outbox_file})" if settings.default_channel == "log" else ""),
                 f"  {BANNER_LAST_LINE}",
                 "",
             ]

@@ -45,7 +45,11 @@ RETRY_RELEASE_LATENESS = Histogram(
     "How late a retry was released after its due time",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-PAUSED_PARTITIONS = Gauge("automation_paused_partitions", "Partitions paused waiting for a retry's due time")
+PAUSED_PARTITIONS = Gauge(
+    "automation_paused_partitions",
+    "Partitions paused by the executor: a job at their head not due yet, or idle (every tier partition "
+    "and, briefly, the jobs partitions); high when idle is normal",
+)
 OUTAGE_PAUSED_SECONDS = Counter(
     "automation_outage_paused_seconds_total",
     "Time consumption was paused because Redis or the database failed",

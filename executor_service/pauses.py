@@ -98,8 +98,10 @@ class PauseWatch:
         with self._lock:
             changed = found != self._current
             self._current, self._read_at = found, time.monotonic()
-        if changed:
+        if changed and found.scopes:
             log.warning("pauses in force", extra={"pauses": sorted(f"{k}:{v}" for k, v in found.scopes)})
+        elif changed:
+            log.info("no pause in force; everything flows")
         for scope in _KNOWN_SCOPES:
             metrics.PAUSED.labels(*scope).set(1 if scope in found.scopes else 0)
         started = {(r.scope, r.value): r.paused_at for r in records}
