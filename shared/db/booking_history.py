@@ -4,7 +4,8 @@ The send-time checks (executor_service/checks.py) read each booking's newest ver
 from Redis (shared/booking_state.py). A Redis that restarted without persistence, was flushed or failed
 over has none of them, and a job cancelled by CancelAutomations, or superseded by a newer version, would
 then send after all. So for a booking Redis does not know, the executor rebuilds its snapshot from the
-EventLog rows of its jobs (one query per batch, only for such bookings):
+EventLog rows of its jobs (one query per batch, only for such bookings of jobs that waited, scheduled or
+retried: a fresh job has no row that could have been written before Redis lost anything):
 
 - each row's inputs carry the booking as enqueued: the newest version seen (per type and recipient, and
   for the booking with its status and payment state) supersedes older pending jobs, as in Redis;
