@@ -102,7 +102,7 @@ WATCHDOG = Watchdog()
 
 
 class DeadlineRequest(urllib.request.Request):
-    """A request whose connection is cut at ``deadline`` (opened with :func:`deadline_opener`)."""
+    """A request whose connection is cut at ``deadline`` (opened with :func:`channel_opener`)."""
 
     def __init__(self, url: str, *, deadline: SendDeadline, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
