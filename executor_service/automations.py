@@ -41,6 +41,9 @@ _THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR",
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "CAD": "CA$", "AUD": "A$"}
 
 
+NO_PRICE = "to be confirmed"  # amount_due of a booking sent without total_price
+
+
 def join_names(names: list[str]) -> str:
     """'Rex', 'Rex and Milo', 'Rex, Milo and Luna'."""
     if len(names) <= 1:
@@ -80,7 +83,8 @@ def variables(booking: pb.Booking, business_name: str) -> dict[str, str]:
         "start": format_time(booking.start_at, tz),
         "end": format_time(booking.end_at, tz),
         "sitter_name": booking.sitter.name if booking.HasField("sitter") else "",
-        "amount_due": format_money(booking.total_price) if booking.HasField("total_price") else "",
+        # No price: words a sentence can end with ("Total to be confirmed."), not "Total ."
+        "amount_due": format_money(booking.total_price) if booking.HasField("total_price") else NO_PRICE,
         "booking_id": booking.id,
     }
 

@@ -170,7 +170,7 @@ def test_variables_defaults_without_pets_price_or_last_name() -> None:
     booking.sitter.CopyFrom(pb.Sitter(id="s-1", name="Sam Lee", phone="+14155550199"))
     values = variables(booking, BUSINESS)
     assert values["pet_names"] == "your pets"
-    assert values["amount_due"] == ""
+    assert values["amount_due"] == "to be confirmed"  # "Total to be confirmed.", not "Total ."
     assert values["client_name"] == "Ana"
     assert values["sitter_name"] == "Sam Lee"
 
