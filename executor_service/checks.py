@@ -41,13 +41,11 @@ class PreSendChecks:
         """The snapshots of these jobs' bookings (raises when Redis or the database cannot be asked)."""
         jobs = list(jobs)
         snapshots = self._bookings.fetch(job.request.booking.id for job in jobs)
-        # Only jobs that waited (scheduled, or a retry) have rows of their own, written before Redis
-        # could have lost anything; a fresh job's booking Redis does not know costs no query (a job
-        # produced without the trigger, as the drain benchmark's).
+        # Only jobs that waited (scheduled, retried or held by a pause) have rows of their own, written
+        # before Redis could have lost anything; a fresh job's booking Redis does not know costs no
+        # query (a job produced without the trigger, as the drain benchmark's).
         unknown = {
-            job.request.booking.id
-            for job in jobs
-            if (job.HasField("due_at") or job.attempt > 1) and job.request.booking.id not in snapshots
+            job.request.booking.id for job in jobs if _waited(job) and job.request.booking.id not in snapshots
         }
         if unknown and self._history is not None:
             snapshots.update(self._history(sorted(unknown)))
@@ -86,3 +84,8 @@ class PreSendChecks:
         if job.HasField("paused_at") and self._automations.pause_lateness == "send":
             return min(now_ms, job.paused_at.ToMilliseconds())
         return now_ms
+
+
+def _waited(job: pb.AutomationJob) -> bool:
+    """Scheduled, a retry, or held by a pause: the job has EventLog rows of its own."""
+    return job.HasField("due_at") or job.attempt > 1 or job.HasField("paused_at")

@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.db.booking_history import CANCELLED_WAS_KEY
 from shared.db.event_row import EventRow
 from shared.db.event_status import EventStatus
 from shared.db.eventlog_writer import insert_returning_ids
@@ -54,5 +55,8 @@ class PendingCanceller:
 
 def _cancelled_row(row: EventLog, at: datetime) -> EventRow:
     return EventRow.follow_up(
-        row, status=EventStatus.CANCELLED, outputs={"reason": CANCELLED_REASON, "was": row.status}, at=at
+        row,
+        status=EventStatus.CANCELLED,
+        outputs={"reason": CANCELLED_REASON, CANCELLED_WAS_KEY: row.status},
+        at=at,
     )

@@ -29,6 +29,10 @@ from shared.db.event_status import EventStatus
 from shared.db.models import EventLog
 from shared.proto.automation.v1 import automation_pb2 as pb
 
+# The outputs key only CancelAutomations' own ``cancelled`` rows carry (the state the job was in), written
+# at the cancel instant; the executor's later ``cancelled`` row for the same job has none.
+CANCELLED_WAS_KEY = "was"
+
 _COLUMNS = (
     EventLog.booking_id,
     EventLog.automation_type,
@@ -66,7 +70,7 @@ def snapshot_of(rows: Iterable[Mapping[str, Any]]) -> BookingSnapshot:
             version, paid = row_version, bool(booking.get("paid", False))
             status = _status(booking.get("status"))
         outputs = row["outputs"] or {}
-        if row["status"] == EventStatus.CANCELLED and "was" in outputs:  # CancelAutomations' own row
+        if row["status"] == EventStatus.CANCELLED and CANCELLED_WAS_KEY in outputs:
             at_ms = _epoch_ms(row["finished_at"])
             cancels[row["automation_type"]] = max(cancels.get(row["automation_type"], 0), at_ms)
     return BookingSnapshot(

@@ -63,3 +63,19 @@ def test_only_cancel_automations_rows_give_a_cancel_instant() -> None:
 def test_rows_without_a_readable_booking_count_as_version_zero() -> None:
     snapshot = snapshot_of([{**row("bookingConfirmation", "client", None), "inputs": None}])
     assert snapshot.pair_versions == {"bookingConfirmation:client": 0} and snapshot.version == 0
+
+
+def test_only_jobs_that_waited_ask_the_eventlog() -> None:
+    """Scheduled, retried and paused jobs have rows of their own from before Redis lost anything; a
+    fresh job has none, and costs no query."""
+    from executor_service.checks import _waited
+
+    fresh = pb.AutomationJob(attempt=1)
+    scheduled, retried, paused = (
+        pb.AutomationJob(attempt=1),
+        pb.AutomationJob(attempt=2),
+        pb.AutomationJob(attempt=1),
+    )
+    scheduled.due_at.FromDatetime(AT)
+    paused.paused_at.FromDatetime(AT)
+    assert [_waited(j) for j in (fresh, scheduled, retried, paused)] == [False, True, True, True]
